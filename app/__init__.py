@@ -1,0 +1,9 @@
+"""newsqa: ask questions about news articles and get answers cited to the sentence."""
+
+from ingest.models import IngestReport
+
+from .config import Settings
+from .core import NewsQA, NewsQAError, NothingIndexed
+from .models import Answer, AnswerSentence, Citation
+
+__all__ = ["Answer", "AnswerSentence", "Citation", "IngestReport", "NewsQA", "NewsQAError", "NothingIndexed", "Settings"]

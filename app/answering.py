@@ -1,0 +1,309 @@
+"""Grounded answers: evidence sentences, the extractive composer and the citation check.
+
+The embedded model is small and often wrong, so nothing it writes is shown unless a retrieved
+sentence supports it. The same sentence-level evidence drives the extractive answer, the check
+of model-written sentences, and the decision to abstain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.chunking import split_sentences
+from ingest.keyword import KeywordIndex
+from ingest.store import Passage
+from ingest.terms import QUESTION_WORDS, fold, numbers, terms, words
+
+from .models import AnswerSentence, Citation
+
+ABSTAIN_TEXT = "The indexed articles don't say."
+
+# Sentences that lean on the one before ("However, they ...") are shown with it.
+_LEANS_BACK = re.compile(
+    r"^(however|but|still|yet|they|it|he|she|this|that|these|those|their|its|his|her|meanwhile|also|"
+    r"instead|still|there)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Evidence:
+    """A sentence of a retrieved passage; start/end are offsets into the article text."""
+
+    passage: Passage
+    rank: int  # the passage's retrieval rank
+    text: str
+    start: int
+    end: int
+    order: int  # position of the sentence within its passage
+    dense: float = 0.0
+    lexical: float = 0.0
+    focus: float = 0.0  # share of the question's non-name words in this very sentence
+    score: float = 0.0
+
+
+@dataclass
+class Tuning:
+    """Weights and thresholds of the evidence score; calibrated with `newsqa eval` on dev sets."""
+
+    dense_weight: float = 0.55
+    lexical_weight: float = 0.45
+    rank_penalty: float = 0.01
+    min_score: float = 0.35  # below this the best sentence does not answer the question
+    min_key_coverage: float = 0.5  # share of the question's names and numbers the passages must hold
+    support_precision: float = 0.75  # share of a model sentence's words its source must hold
+    support_dense: float = 0.55
+    follow_ratio: float = 0.55  # a leaning sentence joins if it scores this share of the best
+    second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
+    max_groups: int = 3
+    topic_credit: float = 0.6  # a name found in the sentence's article, not the sentence
+
+
+def key_terms(question: str) -> list[str]:
+    """Names and numbers in the question: capitalised words not opening a sentence, digits, quotes."""
+    keys: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", question.strip()):
+        tokens = re.findall(r"[\w’'-]+", sentence)
+        for i, tok in enumerate(tokens):
+            base = re.split(r"['’]", tok)[0]
+            if any(ch.isdigit() for ch in base):
+                keys.append(fold(base))
+            elif i > 0 and base[:1].isupper() and fold(base) not in QUESTION_WORDS:
+                keys.extend(terms(base))
+    for quoted in re.findall(r"[\"“']([^\"”']{3,})[\"”']", question):
+        keys.extend(terms(quoted))
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+class EvidenceScorer:
+    """Scores the sentences of retrieved passages against a question."""
+
+    def __init__(self, embedder, keyword: KeywordIndex | None = None, tuning: Tuning | None = None) -> None:
+        self.embedder = embedder
+        self.keyword = keyword
+        self.tuning = tuning or Tuning()
+
+    def _idf(self, term: str) -> float:
+        if self.keyword is None or len(self.keyword) == 0:
+            return 1.0
+        # Squash index IDF so a tiny index (one article) doesn't make every unseen word decisive.
+        return 1.0 + min(self.keyword.idf(term), 8.0) / 4.0
+
+    def sentences(self, passages: list[Passage]) -> list[Evidence]:
+        out = []
+        for rank, p in enumerate(passages):
+            for order, (a, b) in enumerate(split_sentences(p.text)):
+                out.append(Evidence(p, rank, p.text[a:b], p.start + a, p.start + b, order))
+        return out
+
+    def _weighted(self, wanted: list[str], have: set[str], partial: set[str] = frozenset(), credit: float = 0.0) -> float:
+        if not wanted:
+            return 0.0
+        weights = [self._idf(t) for t in wanted]
+        got = sum(w * (1.0 if t in have else credit if t in partial else 0.0) for t, w in zip(wanted, weights))
+        return got / sum(weights)
+
+    def score(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
+        """Fill in dense/lexical/focus/score for each sentence; returns them best first.
+
+        Names and numbers in the question set the topic, which the sentence's article may
+        establish ("the city" in a story about Deir Ezzor); the other words are the focus,
+        which the sentence itself must carry.
+        """
+        if not evidence:
+            return []
+        t = self.tuning
+        vectors = self.embedder.embed([question] + [e.text for e in evidence])
+        q, sv = vectors[0], vectors[1:]
+        dense = sv @ q
+        q_terms = [x for x in dict.fromkeys(terms(question)) if x not in QUESTION_WORDS]
+        keys = set(terms(" ".join(key_terms(question))))
+        topic = [x for x in q_terms if x in keys]
+        focus = [x for x in q_terms if x not in keys] or q_terms
+        for e, d in zip(evidence, dense):
+            s_terms = set(terms(e.text))
+            context = self._context_terms(e.passage)
+            e.dense = float(d)
+            e.focus = self._weighted(focus, s_terms)
+            e.lexical = self._weighted(q_terms, s_terms, context, t.topic_credit) if topic else e.focus
+            e.score = t.dense_weight * e.dense + t.lexical_weight * e.lexical - t.rank_penalty * e.rank
+        return sorted(evidence, key=lambda e: -e.score)
+
+    def _context_terms(self, passage: Passage) -> set[str]:
+        found = set(terms(" ".join(x for x in (passage.title, passage.text) if x)))
+        if self.keyword is not None:
+            found |= self.keyword.article_terms(passage.article_id)
+        return found
+
+    def key_coverage(self, question: str, passages: list[Passage]) -> float:
+        """Share of the question's names and numbers found anywhere in the passages (1.0 if none)."""
+        keys = key_terms(question)
+        if not keys:
+            return 1.0
+        found: set[str] = set()
+        for p in passages:
+            text = " ".join(x for x in (p.title, p.source, p.published_at, p.text) if x)
+            found |= set(terms(text)) | numbers(text) | set(words(text))
+        return sum(1 for k in keys if k in found) / len(keys)
+
+
+@dataclass
+class Selection:
+    """Sentences chosen for an answer: groups of adjacent sentences, one citation each."""
+
+    groups: list[list[Evidence]]
+
+
+def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
+    """The best sentences (each with the sentence it leans on or that leans on it), best first.
+
+    A sentence joins the answer when it scores at least `second_ratio` of the best, says
+    something the chosen ones don't, and `max_groups` isn't reached.
+    """
+    best = ranked[0]
+    by_pos = {(e.passage.chunk_id, e.order): e for e in ranked}
+    groups: list[list[Evidence]] = []
+    used: set[tuple[str, int]] = set()
+    for e in ranked:
+        if len(groups) >= tuning.max_groups or e.score < tuning.second_ratio * best.score:
+            break
+        if e is not best and e.focus == 0.0:
+            continue  # without any of the question's words it answers something else
+        if (e.passage.chunk_id, e.order) in used or any(_same_claim(e.text, g.text) for grp in groups for g in grp):
+            continue
+        group = [e]
+        prev = by_pos.get((e.passage.chunk_id, e.order - 1))
+        if prev is not None and _LEANS_BACK.match(e.text) and (prev.passage.chunk_id, prev.order) not in used:
+            group.insert(0, prev)
+        nxt = by_pos.get((e.passage.chunk_id, e.order + 1))
+        if (
+            nxt is not None
+            and _LEANS_BACK.match(nxt.text)
+            and nxt.score >= tuning.follow_ratio * e.score
+            and (nxt.passage.chunk_id, nxt.order) not in used
+        ):
+            group.append(nxt)
+        used.update((g.passage.chunk_id, g.order) for g in group)
+        groups.append(group)
+    return Selection(groups)
+
+
+def _same_claim(a: str, b: str) -> bool:
+    ta, tb = set(terms(a)), set(terms(b))
+    return bool(ta) and len(ta & tb) / len(ta | tb) > 0.6
+
+
+def citation_for(n: int, group: list[Evidence]) -> Citation:
+    """A Citation quoting a run of adjacent sentences of one passage."""
+    p = group[0].passage
+    start, end = group[0].start, group[-1].end
+    quote = p.text[start - p.start : end - p.start]
+    return Citation(
+        n=n,
+        article_id=p.article_id,
+        title=p.title,
+        source=p.source,
+        date=p.date,
+        url=p.url,
+        quote=quote,
+        start=start,
+        end=end,
+        passage=p.text,
+        passage_start=p.start,
+    )
+
+
+def extractive(selection: Selection) -> tuple[list[AnswerSentence], list[Citation]]:
+    """Answer sentences quoted from the sources, each group cited once."""
+    sentences, citations = [], []
+    for n, group in enumerate(selection.groups, start=1):
+        citations.append(citation_for(n, group))
+        for e in group:
+            sentences.append(AnswerSentence(text=e.text, citations=[n], support="quoted", score=round(e.score, 3)))
+    return sentences, citations
+
+
+def compose_text(sentences: list[AnswerSentence]) -> str:
+    """Sentences with their [n] markers before the closing punctuation."""
+    parts = []
+    for s in sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        text = s.text.rstrip()
+        m = re.search(r"([.!?][\"'”’)]*)$", text)
+        parts.append(f"{text[: m.start()]} {marks}{m.group(1)}" if m else f"{text} {marks}")
+    return " ".join(parts)
+
+
+# --- checking model-written sentences -------------------------------------------------------
+
+_MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+
+
+def split_model_text(text: str) -> list[tuple[str, list[int]]]:
+    """Model output -> [(sentence without markers, cited passage numbers)]."""
+    out = []
+    for a, b in split_sentences(text):
+        raw = text[a:b]
+        cited = [int(n) for n in _MARKER.findall(raw)]
+        clean = _MARKER.sub("", raw).strip()
+        if clean and clean not in {".", "!", "?"}:
+            out.append((clean, cited))
+    return out
+
+
+@dataclass
+class Check:
+    """The verdict on one model sentence."""
+
+    text: str
+    supported: bool
+    source: Evidence | None
+    precision: float
+    dense: float
+    reason: str = ""
+
+
+def check_sentence(
+    sentence: str,
+    cited: list[int],
+    evidence: list[Evidence],
+    embedder,
+    tuning: Tuning,
+) -> Check:
+    """Is the sentence backed by one retrieved sentence (preferably of a passage it cites)?
+
+    Backed means: all its names and numbers and most of its other content words are in that
+    source sentence, and the two mean nearly the same (embedding similarity).
+    """
+    s_terms = set(terms(sentence))
+    if not s_terms:
+        return Check(sentence, False, None, 0.0, 0.0, "no content words")
+    pool = [e for e in evidence if e.rank + 1 in cited] or evidence
+    if not pool:
+        return Check(sentence, False, None, 0.0, 0.0, "nothing retrieved")
+    vectors = embedder.embed([sentence] + [e.text for e in pool])
+    sims = vectors[1:] @ vectors[0]
+    best: Check | None = None
+    s_numbers = numbers(sentence)
+    s_names = set(terms(" ".join(key_terms(sentence))))
+    for e, sim in zip(pool, sims):
+        e_terms = set(terms(e.text)) | set(terms(e.passage.title or ""))
+        precision = len(s_terms & e_terms) / len(s_terms)
+        numbers_ok = s_numbers <= numbers(e.text)
+        names_ok = s_names <= e_terms
+        ok = precision >= tuning.support_precision and sim >= tuning.support_dense and numbers_ok and names_ok
+        if ok:
+            reason = ""
+        elif not numbers_ok:
+            reason = "numbers differ"
+        elif not names_ok:
+            reason = f"names not in the source: {', '.join(sorted(s_names - e_terms))}"
+        else:
+            reason = "not in the cited passage"
+        check = Check(sentence, ok, e, precision, float(sim), reason)
+        if best is None or (check.supported, precision + float(sim)) > (best.supported, best.precision + best.dense):
+            best = check
+    assert best is not None
+    return best
+

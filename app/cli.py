@@ -1,0 +1,117 @@
+"""The `newsqa` command: a thin shell over the Python API; errors become messages here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from ingest.store import StoreError
+
+from .backends import BackendError
+from .config import Settings
+from .core import NewsQA, NewsQAError
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    try:
+        yield
+    except (NewsQAError, StoreError, BackendError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+
+
+_common = [
+    click.option("--data-dir", type=click.Path(file_okay=False), help="Index folder [NEWSQA_DATA_DIR]."),
+    click.option("--chroma-url", help="Chroma server, e.g. http://127.0.0.1:8000 [NEWSQA_CHROMA_URL]."),
+]
+
+
+def common(f):
+    for opt in reversed(_common):
+        f = opt(f)
+    return f
+
+
+def _open(data_dir: str | None, chroma_url: str | None, **kw) -> NewsQA:
+    return NewsQA(settings=Settings.load(data_dir=data_dir, chroma_url=chroma_url, **kw))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsqa")
+def main() -> None:
+    """Ask questions about news articles; answers cite the exact sentence of a dated article."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common
+def ingest(paths: tuple[str, ...], as_json: bool, data_dir: str | None, chroma_url: str | None) -> None:
+    """Add articles from files and folders (.txt .md .html .json .jsonl) to the index."""
+    with _friendly_errors():
+        qa = _open(data_dir, chroma_url)
+        report = qa.ingest(*paths, progress=not as_json)
+    if as_json:
+        d = report.to_dict()
+        click.echo(json.dumps({k: d[k] for k in ("added", "updated", "unchanged", "skipped", "articles", "chunks")}))
+    else:
+        click.echo(report.summary())
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode [NEWSQA_MODE].")
+@click.option("--llm", help="llamacpp | llamacpp:/path.gguf | openai:<model> [NEWSQA_LLM].")
+@click.option("--llm-base-url", help="OpenAI-compatible server URL [OPENAI_BASE_URL].")
+@click.option("--since", "date_from", help="Only articles published on or after this ISO date.")
+@click.option("--until", "date_to", help="Only articles published on or before this ISO date.")
+@click.option("--source", "sources", multiple=True, help="Only this outlet (repeatable).")
+@click.option("--today", help="The date the question is asked on (default: today).")
+@common
+def ask(question: str, as_json: bool, mode: str | None, llm: str | None, llm_base_url: str | None,
+        date_from: str | None, date_to: str | None, sources: tuple[str, ...], today: str | None,
+        data_dir: str | None, chroma_url: str | None) -> None:
+    """Answer QUESTION from the indexed articles, with citations."""
+    with _friendly_errors():
+        qa = _open(data_dir, chroma_url, llm=llm, llm_base_url=llm_base_url)
+        answer = qa.ask(question, mode=mode, date_from=date_from, date_to=date_to, sources=list(sources), today=today)
+    click.echo(answer.to_json(indent=2) if as_json else answer.render())
+
+
+@main.command()
+@common
+def stats(data_dir: str | None, chroma_url: str | None) -> None:
+    """Show what is indexed: articles, chunks, dates, outlets."""
+    with _friendly_errors():
+        click.echo(json.dumps(_open(data_dir, chroma_url).stats(), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [NEWSQA_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [NEWSQA_PORT, default 7860].")
+@click.option("--auth", help="user:password required to open the page [NEWSQA_AUTH].")
+@click.option("--llm", help="llamacpp | llamacpp:/path.gguf | openai:<model> [NEWSQA_LLM].")
+@click.option("--llm-base-url", help="OpenAI-compatible server URL [OPENAI_BASE_URL].")
+@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode [NEWSQA_MODE].")
+@click.option("--seeds", type=click.Path(), help="Articles to ingest when the index is empty [NEWSQA_SEEDS].")
+@common
+def serve(host: str | None, port: int | None, auth: str | None, llm: str | None, llm_base_url: str | None,
+          mode: str | None, seeds: str | None, data_dir: str | None, chroma_url: str | None) -> None:
+    """Serve the chat page (ingests the sample articles into an empty index first)."""
+    from .ui import launch
+
+    with _friendly_errors():
+        settings = Settings.load(
+            data_dir=data_dir, chroma_url=chroma_url, host=host, port=port, auth=auth, llm=llm,
+            llm_base_url=llm_base_url, mode=mode, seeds=seeds,
+        )
+        qa = NewsQA(settings=settings)
+        launch(qa)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,317 @@
+"""The Python API: `NewsQA(...).ingest(...)`, `.ask(...)`, `.stream(...)`."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ingest.embedder import Embedder
+from ingest.keyword import KeywordIndex
+from ingest.models import IngestReport
+from ingest.pipeline import ingest_paths
+from ingest.store import Passage, Store
+from ingest.terms import terms
+
+from .answering import (
+    ABSTAIN_TEXT,
+    Evidence,
+    EvidenceScorer,
+    Tuning,
+    check_sentence,
+    choose_evidence,
+    citation_for,
+    compose_text,
+    extractive,
+    split_model_text,
+)
+from .config import Settings
+from .models import Answer, AnswerSentence, Citation
+from .retrieval import Filters, Retriever
+from .templates import load_template
+
+
+class NewsQAError(RuntimeError):
+    """Something the user can fix; the message says how."""
+
+
+class NothingIndexed(NewsQAError):
+    pass
+
+
+# Follow-ups lean on the previous question ("And who is advancing from the east?").
+_FOLLOW_UP = re.compile(r"^(and|but|also|what about|how about|so)\b|\b(he|she|they|them|it|its|their|there|that|this|those)\b", re.IGNORECASE)
+
+
+class NewsQA:
+    """Question answering with citations over an index of news articles.
+
+    Args:
+        data_dir: where the embedded index lives (NEWSQA_DATA_DIR).
+        settings: a full Settings object; keyword arguments override it.
+        embedder: the sentence embedder (built from the bundled model when absent).
+        chat_model: a LangChain chat model for generative answers (built from `llm` when needed).
+        store: an open Store (built from data_dir / chroma_url when absent).
+        **overrides: any Settings field (chroma_url, llm, mode, top_k, ...).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Any = None,
+        chat_model: Any = None,
+        store: Store | None = None,
+        tuning: Tuning | None = None,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            settings = Settings.load(data_dir=data_dir, **overrides)
+        else:
+            for k, v in overrides.items():
+                if v is not None:
+                    setattr(settings, k, v)
+        self.settings = settings
+        self.embedder = embedder or Embedder()
+        self.store = store or Store(self.embedder, path=settings.data_dir, url=settings.chroma_url)
+        self.keyword = KeywordIndex()
+        self.retriever = Retriever(self.store, self.keyword)
+        self.tuning = tuning or Tuning()
+        self.scorer = EvidenceScorer(self.embedder, self.keyword, self.tuning)
+        self._chat_model = chat_model
+        self._model_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+
+    # --- ingest -------------------------------------------------------------------------------
+
+    def ingest(self, *paths: str | os.PathLike, progress: bool = False, on_progress: Any = None) -> IngestReport:
+        """Add files and folders to the index; repeated articles are left as they are."""
+        with self._ingest_lock:
+            return ingest_paths(paths, self.store, progress=progress, on_progress=on_progress)
+
+    def stats(self) -> dict[str, Any]:
+        """Index facts: articles, chunks, date range, outlets."""
+        metas = self.store.all_articles()
+        dates = sorted(m["published_at"][:10] for m in metas.values() if m.get("published_at"))
+        outlets: dict[str, int] = {}
+        for m in metas.values():
+            if m.get("source"):
+                outlets[m["source"]] = outlets.get(m["source"], 0) + 1
+        return {
+            "articles": len(metas),
+            "chunks": self.store.counts()[1],
+            "date_from": dates[0] if dates else None,
+            "date_to": dates[-1] if dates else None,
+            "undated": len(metas) - len(dates),
+            "outlets": dict(sorted(outlets.items(), key=lambda kv: -kv[1])),
+        }
+
+    # --- asking -------------------------------------------------------------------------------
+
+    @property
+    def chat_model(self) -> Any:
+        with self._model_lock:
+            if self._chat_model is None:
+                from .backends import make_chat_model
+
+                self._chat_model = make_chat_model(self.settings.llm, base_url=self.settings.llm_base_url)
+            return self._chat_model
+
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        """Answer `question` with citations (see `stream` for the arguments)."""
+        answer = None
+        for item in self.stream(question, **kwargs):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        *,
+        history: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        sources: list[str] | None = None,
+        today: str | date | None = None,
+        mode: str | None = None,
+        k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text in pieces as each is checked, then the final Answer.
+
+        Args:
+            question: the question.
+            history: earlier user questions of this conversation, oldest first.
+            date_from / date_to: ISO dates limiting the articles searched.
+            sources: outlets to search (all when empty).
+            today: the date the question is asked on (default: today).
+            mode: "extractive" or "generative" (default: the setting).
+            k: passages to retrieve (default: the setting).
+        """
+        question = " ".join(question.split())
+        if not question:
+            raise NewsQAError("Ask a question: the text is empty.")
+        mode = mode or self.settings.mode
+        today_s = today.isoformat() if isinstance(today, date) else (today or date.today().isoformat())
+        if self.store.counts()[0] == 0:
+            raise NothingIndexed("No articles are indexed yet: add some with `newsqa ingest PATH...` (try `newsqa ingest seeds/`).")
+        filters = Filters(date_from, date_to, list(sources or []))
+        query = self._retrieval_query(question, history or [])
+        passages = self.retriever.retrieve(query, k or self.settings.top_k, filters)
+        if not passages:
+            yield from self._abstain(question, passages, filters, mode)
+            return
+        evidence = self.scorer.score(question, self.scorer.sentences(passages))
+        key_cov = self.scorer.key_coverage(question if not history else query, passages)
+        if key_cov < self.tuning.min_key_coverage or evidence[0].score < self.tuning.min_score:
+            yield from self._abstain(question, passages, filters, mode)
+            return
+        if mode == "generative":
+            yield from self._generative(question, passages, evidence, today_s)
+        else:
+            sentences, citations = extractive(choose_evidence(evidence, self.tuning))
+            answer = self._answer(question, sentences, citations, mode)
+            yield answer.text
+            yield answer
+
+    def _retrieval_query(self, question: str, history: list[str]) -> str:
+        if not history:
+            return question
+        if _FOLLOW_UP.search(question) or len(terms(question)) < 3:
+            return f"{history[-1]} {question}"
+        return question
+
+    def _answer(self, question: str, sentences: list[AnswerSentence], citations: list[Citation], mode: str, notes: list[str] | None = None) -> Answer:
+        dates = [c.date for c in citations if c.date]
+        return Answer(
+            question=question,
+            text=compose_text(sentences),
+            citations=citations,
+            sentences=sentences,
+            as_of=max(dates) if dates else None,
+            abstained=False,
+            mode=mode,
+            notes=notes or [],
+        )
+
+    def _abstain(self, question: str, passages: list[Passage], filters: Filters, mode: str) -> Iterator[str | Answer]:
+        stats = self.stats()
+        closest: list[dict[str, Any]] = []
+        for p in passages:
+            if len(closest) < 3 and all(c["article_id"] != p.article_id for c in closest):
+                closest.append({"title": p.title or "(untitled)", "source": p.source, "date": p.date, "article_id": p.article_id})
+        span = ""
+        if stats["date_from"]:
+            span = f", published {stats['date_from']} to {stats['date_to']}"
+        undated = f" ({stats['undated']} undated)" if stats["undated"] else ""
+        n = stats["articles"]
+        text = f"{ABSTAIN_TEXT} I searched {n} article{'s' if n != 1 else ''}{span}{undated}"
+        if filters:
+            text += " within your filters"
+        if closest:
+            names = "; ".join(f"\u201c{c['title']}\u201d ({c['source'] or 'outlet unknown'}, {c['date'] or 'date unknown'})" for c in closest)
+            text += f"; the closest {'were' if len(closest) > 1 else 'was'} {names}"
+        text += "."
+        answer = Answer(
+            question=question,
+            text=text,
+            abstained=True,
+            mode=mode,
+            searched={"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"], "closest": closest},
+        )
+        yield answer.text
+        yield answer
+
+    # --- generative ---------------------------------------------------------------------------
+
+    def _generative(self, question: str, passages: list[Passage], evidence: list[Evidence], today: str) -> Iterator[str | Answer]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        template = load_template("answer")
+        system, user = template.format(question=question, passages=format_passages(passages), today=today)
+        kept: list[tuple[str, Evidence]] = []
+        dropped: list[str] = []
+        buffer = ""
+        citations: dict[tuple[str, int, int], Citation] = {}
+        sentences: list[AnswerSentence] = []
+
+        def check(raw: str) -> Iterator[str]:
+            for text, cited in split_model_text(raw):
+                if "NOT IN SOURCES" in text.upper():
+                    continue
+                verdict = check_sentence(text, cited, evidence, self.embedder, self.tuning)
+                if not verdict.supported or verdict.source is None:
+                    dropped.append(f"{text} ({verdict.reason})")
+                    continue
+                src = verdict.source
+                key = (src.passage.article_id, src.start, src.end)
+                if key not in citations:
+                    citations[key] = citation_for(len(citations) + 1, [src])
+                n = citations[key].n
+                s = AnswerSentence(text=text, citations=[n], support="supported", score=round(verdict.precision, 3))
+                sentences.append(s)
+                kept.append((text, src))
+                yield ("" if len(sentences) == 1 else " ") + compose_text([s])
+
+        for chunk in self.chat_model.stream([SystemMessage(content=system), HumanMessage(content=user)]):
+            buffer += str(chunk.content)
+            spans = _complete_sentences(buffer)
+            if spans:
+                yield from check(buffer[:spans])
+                buffer = buffer[spans:]
+        yield from check(buffer)
+        notes = [f"removed by the citation check: {d}" for d in dropped]
+        if not sentences:
+            notes.append("the model's answer did not pass the citation check; quoting the sources instead")
+            quoted, cits = extractive(choose_evidence(evidence, self.tuning))
+            answer = self._answer(question, quoted, cits, "generative", notes)
+            yield answer.text
+            yield answer
+            return
+        yield self._answer(question, sentences, list(citations.values()), "generative", notes)
+
+
+def _complete_sentences(buffer: str) -> int:
+    """Length of the prefix of `buffer` made of finished sentences (0 if none is finished)."""
+    from ingest.chunking import split_sentences
+
+    spans = split_sentences(buffer)
+    if len(spans) < 2:
+        return 0
+    return spans[-1][0]
+
+
+_SPECIAL = re.compile(r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>")
+
+
+def format_passages(passages: list[Passage]) -> str:
+    """Numbered passages for the prompt, with chat-control tokens neutralised (articles are data)."""
+    blocks = []
+    for i, p in enumerate(passages, start=1):
+        head = f"[{i}] {p.title or '(untitled)'} ({p.source or 'outlet unknown'}, {p.date or 'date unknown'})"
+        body = _SPECIAL.sub(" ", p.text)
+        body = re.sub(r"\[(\d{1,3})\]", r"(\1)", body)  # fake citation marks in articles
+        blocks.append(f"{head}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def default_seeds() -> Path | None:
+    """The sample articles shipped with newsqa (seeds/ in a checkout, or the installed copy)."""
+    from importlib import resources
+
+    try:
+        folder = resources.files("app.seeds")
+        return Path(str(folder))
+    except ModuleNotFoundError:
+        here = Path(__file__).resolve().parent.parent / "seeds"
+        return here if here.is_dir() else None
+
+
+_ = time  # timing is measured by callers (bench, eval)

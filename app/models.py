@@ -1,0 +1,72 @@
+"""What an answer is, at the boundary of the Python API: plain, JSON-serialisable dataclasses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Citation:
+    """One cited span: the exact quote, its offsets in the article text, and whose article it is."""
+
+    n: int
+    article_id: str
+    title: str | None
+    source: str | None
+    date: str | None
+    url: str | None
+    quote: str
+    start: int
+    end: int
+    passage: str = ""  # the retrieved chunk the quote comes from, for context in the UI
+    passage_start: int = 0
+
+
+@dataclass
+class AnswerSentence:
+    """A sentence of the answer with the citations that support it and how well they do."""
+
+    text: str
+    citations: list[int]
+    support: str  # "quoted" (copied from the source), "supported" (model text that the check accepted)
+    score: float = 1.0
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    as_of: str | None = None  # newest cited article date; None when no cited date is known
+    abstained: bool = False
+    mode: str = "extractive"
+    searched: dict = field(default_factory=dict)  # what was looked at, for honest abstentions
+    notes: list[str] = field(default_factory=list)  # e.g. what the citation check removed
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    @property
+    def as_of_text(self) -> str:
+        if self.abstained:
+            return ""
+        return f"As of {self.as_of}" if self.as_of else "Date of the sources unknown"
+
+    def render(self) -> str:
+        """Plain-text rendering: the answer, its date, and the numbered sources with quotes."""
+        lines = [self.text]
+        if not self.abstained:
+            lines.append(f"({self.as_of_text})")
+        if self.citations:
+            lines.append("")
+            lines.append("Sources:")
+        for c in self.citations:
+            where = ", ".join(x for x in (c.source or "outlet unknown", c.date or "date unknown") if x)
+            lines.append(f"[{c.n}] {c.title or '(untitled)'} ({where}){' ' + c.url if c.url else ''}")
+            lines.append(f"    > {c.quote}")
+        return "\n".join(lines)

@@ -1,0 +1,314 @@
+"""Reading articles from files and folders: text, Markdown, HTML, JSON and JSON Lines.
+
+Every reader yields either an Article or a Skip with a reason a person can act on; nothing
+here touches the index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .models import Article, Skip, content_hash
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+
+# One article is at most this big; a bigger file is a dump or an accident, not an article.
+MAX_ARTICLE_BYTES = 5 * 1024 * 1024
+# JSON Lines files are streamed, so they may be large; a single JSON document is read whole.
+MAX_JSON_BYTES = 200 * 1024 * 1024
+MAX_LINE_BYTES = 5 * 1024 * 1024
+
+
+class LoadError(ValueError):
+    """A file that cannot be read as an article; the message is the skip reason."""
+
+
+def iter_paths(paths: list[str | os.PathLike]) -> Iterator[Path | Skip]:
+    """Expand files and folders (recursively, sorted) into readable files or skips."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p).parts
+                # Hidden files and Python package markers (seeds/ ships as a package) aren't articles.
+                if any(part.startswith(".") or part == "__pycache__" for part in rel) or f.name == "__init__.py":
+                    continue
+                if f.is_file():
+                    yield f if f.suffix.lower() in SUFFIXES else Skip(str(f), _unsupported(f))
+        elif p.is_file():
+            yield p if p.suffix.lower() in SUFFIXES else Skip(str(p), _unsupported(p))
+        else:
+            yield Skip(str(p), "no such file or folder")
+
+
+def _unsupported(p: Path) -> str:
+    return f"unsupported file type {p.suffix or '(none)'!r}: newsqa reads {', '.join(sorted(SUFFIXES))}"
+
+
+def load_file(path: Path) -> Iterator[Article | Skip]:
+    """Read one file into articles; bad files or records become Skips."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".jsonl", ".ndjson"}:
+            yield from _load_jsonl(path)
+            return
+        limit = MAX_JSON_BYTES if suffix == ".json" else MAX_ARTICLE_BYTES
+        size = path.stat().st_size
+        if size == 0:
+            raise LoadError("empty file")
+        if size > limit:
+            raise LoadError(f"file too large ({size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)")
+        text = decode(path.read_bytes())
+        if suffix == ".json":
+            yield from _load_json(path, text)
+        elif suffix in HTML_SUFFIXES:
+            yield _article_from_html(path, text)
+        elif suffix in {".md", ".markdown"}:
+            yield _article_from_markdown(path, text)
+        else:
+            yield _article(path, text)
+    except LoadError as e:
+        yield Skip(str(path), str(e))
+    except OSError as e:
+        yield Skip(str(path), f"cannot read file: {e.strerror or e}")
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
+
+    Raises LoadError for binary data.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _clean(data.decode("utf-16"))
+        except UnicodeDecodeError as e:
+            raise LoadError("undecodable UTF-16 text") from e
+    head = data[:8192]
+    if b"\x00" in head:
+        raise LoadError("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Legacy single-byte text (Latin-1 / Windows-1252) is common in old archives.
+        text = data.decode("cp1252", errors="replace")
+        if text.count("\ufffd") > len(text) // 100 + 1:
+            raise LoadError("not UTF-8, UTF-16 or Windows-1252 text") from None
+    sample = text[:8192]
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f")
+    if controls > len(sample) // 20:
+        raise LoadError("binary file (mostly control characters)")
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
+    """Normalise line ends and drop control characters other than newline and tab."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
+
+
+def _article(path: Path, text: str, **meta: str | None) -> Article:
+    text = text.strip()
+    if not text:
+        raise LoadError("empty file (no text)")
+    return make_article(text=text, path=str(path), **meta)
+
+
+def make_article(
+    text: str,
+    title: str | None = None,
+    source: str | None = None,
+    url: str | None = None,
+    published_at: str | None = None,
+    id: str | None = None,
+    path: str | None = None,
+) -> Article:
+    """Build an Article with a stable id: the record's own id, else its canonical URL, else a hash."""
+    url = canonical_url(url)
+    if id:
+        article_id = str(id)
+    elif url:
+        article_id = url
+    else:
+        article_id = "sha256:" + content_hash(text)[:32]
+    return Article(
+        id=article_id,
+        text=text,
+        title=_blank_to_none(title),
+        source=_blank_to_none(source),
+        url=url,
+        published_at=normalise_date(published_at),
+        path=path,
+    )
+
+
+def _blank_to_none(value: object) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(str(value).split())
+    return value or None
+
+
+def canonical_url(url: str | None) -> str | None:
+    """http(s) URL without fragment and tracking parameters, or None."""
+    url = _blank_to_none(url)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    query = [(k, v) for k, v in parse_qsl(parts.query) if not k.lower().startswith(("utm_", "fbclid", "gclid"))]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+
+
+def normalise_date(value: object) -> str | None:
+    """An ISO date (YYYY-MM-DD) from an ISO or RFC 2822 string, or None if it can't be read."""
+    value = _blank_to_none(value)
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", value)
+    if m:
+        try:
+            return datetime(int(m[1]), int(m[2]), int(m[3])).date().isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+
+
+def _article_from_markdown(path: Path, text: str) -> Article:
+    """Front matter (title/source/url/date) and a leading '# Title' are metadata when present."""
+    meta: dict[str, str | None] = {}
+    m = _FRONT_MATTER.match(text)
+    if m:
+        for line in m.group(1).splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        text = text[m.end():]
+    h = re.match(r"\s*#\s+(.+)\n", text)
+    if h and not meta.get("title"):
+        meta["title"] = h.group(1).strip()
+        text = text[h.end():]
+    return _article(
+        path,
+        text,
+        title=meta.get("title"),
+        source=meta.get("source") or meta.get("outlet"),
+        url=meta.get("url"),
+        published_at=meta.get("published_at") or meta.get("date"),
+    )
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def _article_from_html(path: Path, html: str) -> Article:
+    from .html import extract
+
+    page = extract(html)
+    if not page.text.strip():
+        raise LoadError("no article text found in the HTML page")
+    return _article(
+        path, page.text, title=page.title, source=page.source, url=page.url, published_at=page.published_at
+    )
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+_RECORD_FIELDS = ("title", "source", "url", "published_at", "id")
+
+
+def _record(path: Path, where: str, obj: object) -> Article | Skip:
+    if not isinstance(obj, dict):
+        return Skip(f"{path}:{where}", "not a JSON object")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return Skip(f"{path}:{where}", "record has no 'text'")
+    meta = {k: (str(obj[k]) if obj.get(k) is not None else None) for k in _RECORD_FIELDS}
+    meta["published_at"] = meta["published_at"] or (str(obj["date"]) if obj.get("date") else None)
+    return make_article(text=_clean(text).strip(), path=f"{path}:{where}", **meta)
+
+
+def _load_json(path: Path, text: str) -> Iterator[Article | Skip]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise LoadError(f"malformed JSON ({e.msg} at line {e.lineno})") from e
+    records = data if isinstance(data, list) else [data]
+    if not records:
+        raise LoadError("empty JSON list")
+    for i, obj in enumerate(records):
+        yield _record(path, f"#{i}", obj)
+
+
+def _load_jsonl(path: Path) -> Iterator[Article | Skip]:
+    seen: set[str] = set()
+    found = False
+    with path.open("rb") as f:
+        for n, raw in enumerate(_bounded_lines(f), start=1):
+            if raw is None:
+                yield Skip(f"{path}:{n}", f"line longer than {MAX_LINE_BYTES // 1_000_000} MB")
+                continue
+            if not raw.strip():
+                continue
+            found = True
+            try:
+                obj = json.loads(decode(raw))
+            except (json.JSONDecodeError, LoadError) as e:
+                reason = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+                yield Skip(f"{path}:{n}", f"malformed JSON line ({reason})")
+                continue
+            item = _record(path, str(n), obj)
+            if isinstance(item, Article):
+                if item.id in seen:
+                    item = Skip(f"{path}:{n}", f"duplicate id {item.id!r} earlier in this file")
+                else:
+                    seen.add(item.id)
+            yield item
+    if not found:
+        yield Skip(str(path), "empty file")
+
+
+def _bounded_lines(f) -> Iterator[bytes | None]:
+    """Lines of a binary file; None stands for a line over MAX_LINE_BYTES (skipped, not held)."""
+    while True:
+        line = f.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = f.readline(MAX_LINE_BYTES)
+            yield None
+            continue
+        yield line
+
+
+def load(paths: list[str | os.PathLike]) -> Iterator[Article | Skip]:
+    """Every article (or skip) under the given files and folders."""
+    for item in iter_paths(paths):
+        if isinstance(item, Skip):
+            yield item
+        else:
+            yield from load_file(item)

@@ -1,0 +1,375 @@
+"""The index: the one place chromadb is imported.
+
+Two Chroma collections hold all state, so an embedded store and a Chroma server behave the same:
+- `newsqa_chunks`: one record per chunk (text, article metadata, offsets, vector);
+- `newsqa_articles`: one record per article (full text, metadata, content hash, chunk count).
+
+An article's record is written after its chunks and deleted before them: the article record is
+the commit marker. Chunks without an article record are leftovers of an interrupted write; they
+are never returned and the next ingest removes them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .models import Article, Chunk
+
+CHUNKS = "newsqa_chunks"
+ARTICLES = "newsqa_articles"
+STATE = "newsqa_state"
+SCHEMA_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    """The index cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its article's metadata; start/end are offsets into the article."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    title: str | None
+    source: str | None
+    url: str | None
+    published_at: str | None
+    score: float = 0.0
+
+    @property
+    def date(self) -> str | None:
+        return self.published_at[:10] if self.published_at else None
+
+
+def _embedding_function(embedder: Any):
+    """Wrap our embedder as a Chroma embedding function, so Chroma never loads its default one."""
+    from chromadb.api.types import EmbeddingFunction
+
+    class NewsqaEmbeddingFunction(EmbeddingFunction):
+        def __init__(self, embedder: Any = None) -> None:
+            self.embedder = embedder
+
+        def __call__(self, input):
+            return [v for v in self.embedder.embed(list(input))]
+
+        @staticmethod
+        def name() -> str:
+            return "newsqa"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"model": getattr(self.embedder, "name", "unknown")}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> NewsqaEmbeddingFunction:
+            return NewsqaEmbeddingFunction()
+
+        def default_space(self) -> str:
+            return "cosine"
+
+        def supported_spaces(self) -> list[str]:
+            return ["cosine"]
+
+    return NewsqaEmbeddingFunction(embedder)
+
+
+def _day(date: str | None) -> int | None:
+    return int(date[:10].replace("-", "")) if date else None
+
+
+def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata can't hold None: unknown fields are left out."""
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+# Embedded Chroma is single-process: one lock per data directory per process.
+_LOCKS: dict[str, tuple[int, int]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _acquire_dir_lock(path: Path) -> str:
+    key = str(path.resolve())
+    with _LOCKS_GUARD:
+        if key in _LOCKS:
+            fd, count = _LOCKS[key]
+            _LOCKS[key] = (fd, count + 1)
+            return key
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / ".newsqa.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(
+                f"Another newsqa process is using the index in {path}. Embedded Chroma is "
+                "single-process: stop the other process (e.g. `newsqa serve`), add articles "
+                "through its page instead, or run a Chroma server (`chroma run`) and point every "
+                "process at it with NEWSQA_CHROMA_URL."
+            ) from None
+        _LOCKS[key] = (fd, 1)
+        return key
+
+
+def _release_dir_lock(key: str) -> None:
+    with _LOCKS_GUARD:
+        if key not in _LOCKS:
+            return
+        fd, count = _LOCKS[key]
+        if count > 1:
+            _LOCKS[key] = (fd, count - 1)
+        else:
+            del _LOCKS[key]
+            os.close(fd)
+
+
+class Store:
+    """Chunks, vectors and articles in Chroma: embedded under `path`, or on a server at `url`."""
+
+    def __init__(
+        self,
+        embedder: Any,
+        path: str | os.PathLike | None = None,
+        url: str | None = None,
+        client: Any = None,
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings
+
+        self.embedder = embedder
+        self._lock_key: str | None = None
+        settings = Settings(anonymized_telemetry=False)
+        if client is not None:
+            self.client = client
+        elif url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(url if "://" in url else f"http://{url}")
+            try:
+                self.client = chromadb.HttpClient(
+                    host=parts.hostname or "127.0.0.1",
+                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https",
+                    settings=settings,
+                )
+                self.client.heartbeat()
+            except Exception as e:
+                raise StoreError(
+                    f"Cannot reach the Chroma server at {url}: {e}. Start it with "
+                    "`chroma run --path DIR --port PORT`, or unset NEWSQA_CHROMA_URL to use the embedded store."
+                ) from e
+        else:
+            if path is None:
+                raise ValueError("Store needs a path, a url or a client")
+            root = Path(path)
+            self._lock_key = _acquire_dir_lock(root)
+            try:
+                self.client = chromadb.PersistentClient(path=str(root / "chroma"), settings=settings)
+            except Exception as e:
+                _release_dir_lock(self._lock_key)
+                raise StoreError(
+                    f"The index in {root} cannot be opened ({e}). It may be corrupt or written by "
+                    f"another version: move it aside and rebuild it with `newsqa ingest PATH...`."
+                ) from e
+        self._ef = _embedding_function(embedder)
+        wanted = {"model": embedder.name, "dim": int(embedder.dim), "schema": SCHEMA_VERSION}
+        try:
+            self.chunks = self._collection(CHUNKS, wanted)
+            self.articles = self._collection(ARTICLES, wanted)
+            self.state = self._collection(STATE, wanted)
+        except StoreError:
+            self.close()
+            raise
+        self._write_lock = threading.RLock()
+
+    def _collection(self, name: str, wanted: dict[str, Any]):
+        try:
+            col = self.client.get_or_create_collection(
+                name,
+                metadata={"hnsw:space": "cosine", **wanted},
+                embedding_function=self._ef,
+            )
+        except Exception as e:
+            raise StoreError(
+                f"Cannot open the index collection {name!r} ({e}). If the data directory is from "
+                "another newsqa version or damaged, move it aside and rebuild with `newsqa ingest PATH...`."
+            ) from e
+        meta = col.metadata or {}
+        have = {k: meta.get(k) for k in wanted}
+        if have != wanted:
+            raise StoreError(
+                f"The index was built with {have.get('model')} ({have.get('dim')} dimensions, schema "
+                f"{have.get('schema')}), but this newsqa uses {wanted['model']} ({wanted['dim']} "
+                f"dimensions, schema {wanted['schema']}). Rebuild it: point NEWSQA_DATA_DIR at a new "
+                "folder (or move the old one aside) and run `newsqa ingest PATH...`."
+            )
+        return col
+
+    def close(self) -> None:
+        if self._lock_key:
+            _release_dir_lock(self._lock_key)
+            self._lock_key = None
+
+    def stamp(self) -> str:
+        """Changes on every write, in every process: readers compare it to know they are stale."""
+        got = self.state.get(ids=["stamp"], include=["metadatas"])
+        return got["metadatas"][0]["value"] if got["ids"] else ""
+
+    def _touch(self) -> None:
+        unit = np.zeros(int(self.embedder.dim), dtype=np.float32)
+        unit[0] = 1.0
+        self.state.upsert(ids=["stamp"], embeddings=[unit], metadatas=[{"value": uuid.uuid4().hex}])
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, chunks) currently indexed."""
+        return self.articles.count(), self.chunks.count()
+
+    def article_meta(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        got = self.articles.get(ids=ids, include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def find_articles(self, where: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        got = self.articles.get(where=where, include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def article_text(self, article_id: str) -> str | None:
+        got = self.articles.get(ids=[article_id], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    def all_articles(self) -> dict[str, dict[str, Any]]:
+        got = self.articles.get(include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Passage]:
+        """Nearest chunks to `vector`, best first; leftovers of interrupted writes are dropped."""
+        total = self.chunks.count()
+        if total == 0:
+            return []
+        res = self.chunks.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, total),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        passages = [
+            passage_from_record(cid, doc, meta, 1.0 - dist)
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+        ]
+        live = self.article_meta(p.article_id for p in passages)
+        return [p for p in passages if p.article_id in live]
+
+    def get_chunks(self, ids: list[str]) -> list[Passage]:
+        got = self.chunks.get(ids=ids, include=["documents", "metadatas"])
+        by_id = {cid: passage_from_record(cid, doc, meta, 0.0) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def iter_chunks(self, batch: int = 2000):
+        """Every chunk (id, text, metadata), in pages, for building the keyword index."""
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=batch, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["documents"], got["metadatas"])
+            offset += len(got["ids"])
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def put_articles(self, items: list[tuple[Article, list[Chunk], np.ndarray]], replace: Iterable[str] = ()) -> None:
+        """Write articles with their chunks and vectors, in as few Chroma calls as possible.
+
+        `replace` names article ids to remove first (updated articles). Every chunk is written
+        before any article record, so an interrupted call leaves only orphan chunks.
+        """
+        if not items:
+            return
+        with self._write_lock:
+            for article_id in replace:
+                self.delete_article(article_id)
+            ids, docs, vecs, metas = [], [], [], []
+            for article, chunks, vectors in items:
+                base = _article_meta(article)
+                for c, v in zip(chunks, vectors):
+                    ids.append(c.id)
+                    docs.append(c.text)
+                    vecs.append(v)
+                    metas.append(_clean_meta({**base, "start": c.start, "end": c.end, "index": c.index}))
+            step = max(1, min(self.client.get_max_batch_size(), 5000))
+            for i in range(0, len(ids), step):
+                self.chunks.add(
+                    ids=ids[i : i + step],
+                    documents=docs[i : i + step],
+                    embeddings=np.asarray(vecs[i : i + step], dtype=np.float32),
+                    metadatas=metas[i : i + step],
+                )
+            centroids = []
+            for _, _, vectors in items:
+                c = vectors.mean(axis=0)
+                centroids.append(c / (np.linalg.norm(c) or 1.0))
+            self.articles.add(
+                ids=[a.id for a, _, _ in items],
+                documents=[a.text for a, _, _ in items],
+                embeddings=np.asarray(centroids, dtype=np.float32),
+                metadatas=[
+                    _clean_meta({**_article_meta(a), "hash": a.hash, "n_chunks": len(ch), "path": a.path})
+                    for a, ch, _ in items
+                ],
+            )
+            self._touch()
+
+    def delete_article(self, article_id: str) -> None:
+        with self._write_lock:
+            self.articles.delete(ids=[article_id])
+            self.chunks.delete(where={"article_id": article_id})
+            self._touch()
+
+    def remove_orphans(self) -> int:
+        """Delete chunks whose article record is missing (an interrupted write); returns how many."""
+        with self._write_lock:
+            live = set(self.articles.get(include=[])["ids"])
+            orphans = {meta["article_id"] for _, _, meta in self.iter_chunks() if meta.get("article_id") not in live}
+            for aid in orphans:
+                self.chunks.delete(where={"article_id": aid})
+            return len(orphans)
+
+
+def _article_meta(article: Article) -> dict[str, Any]:
+    return {
+        "article_id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "url": article.url,
+        "published_at": article.published_at,
+        "day": _day(article.published_at),
+    }
+
+
+def passage_from_record(cid: str, doc: str, meta: dict[str, Any], score: float) -> Passage:
+    return Passage(
+        chunk_id=cid,
+        article_id=meta["article_id"],
+        text=doc,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        title=meta.get("title"),
+        source=meta.get("source"),
+        url=meta.get("url"),
+        published_at=meta.get("published_at"),
+        score=float(score),
+    )

@@ -1,0 +1,1 @@
+"""Prompt templates as data files (TOML), shipped with the package and loaded by name."""

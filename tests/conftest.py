@@ -1,0 +1,101 @@
+"""Shared, expensive fixtures: the real embedding model and a seeded index, built once per run."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "000_b5f749c51e8e6818.txt"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One switch moves all state: no test touches the user's data directory."""
+    monkeypatch.setenv("NEWSQA_DATA_DIR", str(tmp_path_factory.mktemp("state")))
+    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from ingest.embedder import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """A data directory with seeds/ ingested (built once; tests open it read-only)."""
+    from app import NewsQA
+
+    d = tmp_path_factory.mktemp("seeded")
+    qa = NewsQA(d, embedder=embedder)
+    report = qa.ingest(SEEDS)
+    assert report.added == 1
+    qa.store.close()
+    return d
+
+
+@pytest.fixture(scope="session")
+def seeded(seeded_dir: Path, embedder):
+    from app import NewsQA
+
+    return NewsQA(seeded_dir, embedder=embedder)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, embedder):
+    """A NewsQA over an empty index of its own."""
+    from app import NewsQA
+
+    qa = NewsQA(tmp_path / "data", embedder=embedder)
+    yield qa
+    qa.store.close()
+
+
+@pytest.fixture
+def seed_copy(tmp_path: Path) -> Path:
+    d = tmp_path / "seeds"
+    d.mkdir()
+    shutil.copy(SEED_FILE, d / SEED_FILE.name)
+    return d
+
+
+class RecordingChatModel(BaseChatModel):
+    """A fake chat model that replays scripted replies and records every prompt it was sent."""
+
+    replies: list[str]
+    prompts: list[list[BaseMessage]] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-fake"
+
+    def _next(self, messages: list[BaseMessage]) -> str:
+        self.prompts.append(messages)
+        return self.replies[min(len(self.prompts) - 1, len(self.replies) - 1)]
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._next(messages)))])
+
+    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[ChatGenerationChunk]:
+        for word in self._next(messages).split(" "):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+
+
+@pytest.fixture
+def recording_model():
+    def make(*replies: str) -> RecordingChatModel:
+        return RecordingChatModel(replies=list(replies), prompts=[])
+
+    return make
