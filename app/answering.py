@@ -58,6 +58,34 @@ class Tuning:
     second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
     max_groups: int = 3
     topic_credit: float = 0.6  # a name found in the sentence's article, not the sentence
+    date_weight: float = 0.15  # bonus when the article's date is in a period the question names
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    "january february march april may june july august september october november december".split(), start=1)}
+
+
+def named_periods(question: str) -> list[tuple[int | None, int | None]]:
+    """(year, month) periods the question names: "in October 2017" -> [(2017, 10)], "in 2019" -> [(2019, None)]."""
+    q = fold(question)
+    out = []
+    for m in re.finditer(r"\b(" + "|".join(_MONTHS) + r")\b(?:\s+(?:of\s+)?(\d{4}))?", q):
+        if m.group(1) == "may" and not m.group(2):
+            continue  # "may" is usually the verb
+        out.append((int(m.group(2)) if m.group(2) else None, _MONTHS[m.group(1)]))
+    named_years = {y for y, _ in out}
+    for m in re.finditer(r"\b(19\d{2}|20\d{2})\b", q):
+        if int(m.group(1)) not in named_years:
+            out.append((int(m.group(1)), None))
+    return out
+
+
+def date_affinity(periods: list[tuple[int | None, int | None]], date: str | None) -> float:
+    """1.0 when the article's date falls in a period the question names, else 0.0."""
+    if not periods or not date:
+        return 0.0
+    year, month = int(date[:4]), int(date[5:7])
+    return 1.0 if any((y is None or y == year) and (m is None or m == month) for y, m in periods) else 0.0
 
 
 def key_terms(question: str) -> list[str]:
@@ -121,13 +149,19 @@ class EvidenceScorer:
         keys = set(terms(" ".join(key_terms(question))))
         topic = [x for x in q_terms if x in keys]
         focus = [x for x in q_terms if x not in keys] or q_terms
+        periods = named_periods(question)
         for e, d in zip(evidence, dense):
             s_terms = set(terms(e.text))
             context = self._context_terms(e.passage)
             e.dense = float(d)
             e.focus = self._weighted(focus, s_terms)
             e.lexical = self._weighted(q_terms, s_terms, context, t.topic_credit) if topic else e.focus
-            e.score = t.dense_weight * e.dense + t.lexical_weight * e.lexical - t.rank_penalty * e.rank
+            e.score = (
+                t.dense_weight * e.dense
+                + t.lexical_weight * e.lexical
+                + t.date_weight * date_affinity(periods, e.passage.date)
+                - t.rank_penalty * e.rank
+            )
         return sorted(evidence, key=lambda e: -e.score)
 
     def _context_terms(self, passage: Passage) -> set[str]:
@@ -194,6 +228,54 @@ def _same_claim(a: str, b: str) -> bool:
     return bool(ta) and len(ta & tb) / len(ta | tb) > 0.6
 
 
+_CHOICES = re.compile(
+    r"^(?P<stem>.*?[?.:])\s*(?:is it|was it|is that|are they|were they|which is it|choices?:?|options?:?)\s+"
+    r"(?P<list>[^?]+?)\??\s*$",
+    re.I | re.S,
+)
+
+
+def split_choices(question: str) -> tuple[str, list[str]]:
+    """("Which country...?", ["Italy", "France"]) from "Which country...? Is it Italy or France?"."""
+    m = _CHOICES.match(question.strip())
+    if not m:
+        return question, []
+    items = re.split(r",\s*(?:or\s+)?|\s+or\s+", m.group("list"))
+    choices = [c.strip(" \"'“”.") for c in items if c.strip(" \"'“”.")]
+    return (m.group("stem").strip(), choices) if len(choices) >= 2 else (question, [])
+
+
+def _mentions(text: str, choice: str) -> bool:
+    want = words(choice)
+    while len(want) > 1 and want[0] in {"the", "a", "an"}:
+        want = want[1:]
+    have = words(text)
+    if not want:
+        return False
+    n = len(want)
+    return any(have[i : i + n] == want for i in range(len(have) - n + 1))
+
+
+def pick_choice(choices: list[str], ranked: list[Evidence], depth: int = 12) -> tuple[str, Evidence] | None:
+    """The choice the best-scoring sentences name most, with the sentence that names it.
+
+    Each of the top sentences votes with its score for every choice it names; a sentence naming
+    several choices splits its vote. None when no top sentence names any choice.
+    """
+    votes: dict[str, float] = {}
+    where: dict[str, Evidence] = {}
+    for e in ranked[:depth]:
+        named = [c for c in choices if _mentions(e.text, c)]
+        for c in named:
+            votes[c] = votes.get(c, 0.0) + max(e.score, 0.0) / len(named)
+            if c not in where or (len(named) == 1 and where[c].score < e.score):
+                where[c] = e
+    if not votes:
+        return None
+    best = max(votes, key=lambda c: votes[c])
+    return best, where[best]
+
+
 def citation_for(n: int, group: list[Evidence]) -> Citation:
     """A Citation quoting a run of adjacent sentences of one passage."""
     p = group[0].passage
@@ -225,14 +307,52 @@ def extractive(selection: Selection) -> tuple[list[AnswerSentence], list[Citatio
 
 
 def compose_text(sentences: list[AnswerSentence]) -> str:
-    """Sentences with their [n] markers before the closing punctuation."""
+    """Sentences with their attribution and [n] markers before the closing punctuation."""
     parts = []
     for s in sentences:
         marks = "".join(f"[{n}]" for n in s.citations)
         text = s.text.rstrip()
         m = re.search(r"([.!?][\"'”’)]*)$", text)
-        parts.append(f"{text[: m.start()]} {marks}{m.group(1)}" if m else f"{text} {marks}")
+        body = f"{text[: m.start()]} {marks}{m.group(1)}" if m else f"{text} {marks}."
+        parts.append(f"{s.attribution}: {body}" if s.attribution else body)
     return " ".join(parts)
+
+
+def attribute(sentences: list[AnswerSentence], citations: list[Citation]) -> list[str]:
+    """When an answer quotes several articles, say whose each claim is and when, newest first.
+
+    Sources from different dates or outlets may disagree (a city held by one side, then the
+    other); merging them into one voice would hide that. Returns notes for the Answer.
+    """
+    by_n = {c.n: c for c in citations}
+    articles = {c.article_id for c in citations}
+    if len(articles) < 2:
+        return []
+    newest = max((c.date for c in citations if c.date), default=None)
+    first_of: set[int] = set()
+    for s in sentences:
+        c = by_n[s.citations[0]] if s.citations else None
+        if c is None or c.n in first_of:
+            continue
+        first_of.add(c.n)
+        who = c.source or (f"“{c.title}”" if c.title else "an article")
+        when = c.date or "date unknown"
+        earlier = newest is not None and c.date is not None and c.date < newest
+        s.attribution = f"{'Earlier, ' if earlier else ''}{who} ({when})"
+    dates = sorted({c.date for c in citations if c.date})
+    notes = [f"quotes {len(articles)} articles; each claim is attributed"]
+    if len(dates) > 1:
+        notes.append(f"sources span {dates[0]} to {dates[-1]}: newest first, older ones marked 'Earlier'")
+    return notes
+
+
+def order_newest_first(selection: Selection) -> Selection:
+    """Groups from dated articles newest first (undated keep their place after them)."""
+    dated = [g for g in selection.groups if g[0].passage.date]
+    if len({g[0].passage.date for g in dated}) < 2:
+        return selection
+    undated = [g for g in selection.groups if not g[0].passage.date]
+    return Selection(sorted(dated, key=lambda g: g[0].passage.date or "", reverse=True) + undated)
 
 
 # --- checking model-written sentences -------------------------------------------------------

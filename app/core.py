@@ -23,11 +23,15 @@ from .answering import (
     Evidence,
     EvidenceScorer,
     Tuning,
+    attribute,
     check_sentence,
     choose_evidence,
     citation_for,
     compose_text,
     extractive,
+    order_newest_first,
+    pick_choice,
+    split_choices,
     split_model_text,
 )
 from .config import Settings
@@ -90,10 +94,15 @@ class NewsQA:
 
     # --- ingest -------------------------------------------------------------------------------
 
-    def ingest(self, *paths: str | os.PathLike, progress: bool = False, on_progress: Any = None) -> IngestReport:
-        """Add files and folders to the index; repeated articles are left as they are."""
+    def ingest(
+        self, *paths: str | os.PathLike, progress: bool = False, on_progress: Any = None, columns: dict[str, str] | None = None
+    ) -> IngestReport:
+        """Add files, folders, web pages and feeds (URLs) to the index; repeated articles are left as they are.
+
+        `columns` maps article fields to CSV columns / JSON keys, e.g. {"text": "body"}.
+        """
         with self._ingest_lock:
-            return ingest_paths(paths, self.store, progress=progress, on_progress=on_progress)
+            return ingest_paths(paths, self.store, progress=progress, on_progress=on_progress, columns=columns)
 
     def stats(self) -> dict[str, Any]:
         """Index facts: articles, chunks, date range, outlets."""
@@ -120,7 +129,12 @@ class NewsQA:
             if self._chat_model is None:
                 from .backends import make_chat_model
 
-                self._chat_model = make_chat_model(self.settings.llm, base_url=self.settings.llm_base_url)
+                self._chat_model = make_chat_model(
+                    self.settings.llm,
+                    base_url=self.settings.llm_base_url,
+                    timeout=self.settings.llm_timeout,
+                    retries=self.settings.llm_retries,
+                )
             return self._chat_model
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
@@ -163,23 +177,34 @@ class NewsQA:
         if self.store.counts()[0] == 0:
             raise NothingIndexed("No articles are indexed yet: add some with `newsqa ingest PATH...` (try `newsqa ingest seeds/`).")
         filters = Filters(date_from, date_to, list(sources or []))
-        query = self._retrieval_query(question, history or [])
-        passages = self.retriever.retrieve(query, k or self.settings.top_k, filters)
+        # "Which country...? Is it Italy, France or Chile?": search and score the question itself,
+        # then pick the choice the best sentences name.
+        stem, choices = split_choices(question)
+        query = self._retrieval_query(stem, history or [])
+        passages = self.retriever.retrieve(query, k or self.settings.top_k, filters, today=today_s)
         if not passages:
             yield from self._abstain(question, passages, filters, mode)
             return
-        evidence = self.scorer.score(question, self.scorer.sentences(passages))
-        key_cov = self.scorer.key_coverage(question if not history else query, passages)
+        evidence = self.scorer.score(stem, self.scorer.sentences(passages))
+        key_cov = self.scorer.key_coverage(stem if not history else query, passages)
         if key_cov < self.tuning.min_key_coverage or evidence[0].score < self.tuning.min_score:
             yield from self._abstain(question, passages, filters, mode)
             return
-        if mode == "generative":
+        picked = pick_choice(choices, evidence) if choices else None
+        if picked is not None:
+            choice, source = picked
+            citation = citation_for(1, [source])
+            sentence = AnswerSentence(text=choice[:1].upper() + choice[1:], citations=[1], support="supported", score=round(source.score, 3))
+            note = f"picked {choice!r} from the choices: the best-scoring sentences name it"
+            answer = self._answer(question, [sentence], [citation], mode, [note])
+        elif mode == "generative":
             yield from self._generative(question, passages, evidence, today_s)
+            return
         else:
-            sentences, citations = extractive(choose_evidence(evidence, self.tuning))
-            answer = self._answer(question, sentences, citations, mode)
-            yield answer.text
-            yield answer
+            sentences, citations = extractive(order_newest_first(choose_evidence(evidence, self.tuning)))
+            answer = self._answer(question, sentences, citations, mode, attribute(sentences, citations))
+        yield answer.text
+        yield answer
 
     def _retrieval_query(self, question: str, history: list[str]) -> str:
         if not history:
@@ -190,6 +215,7 @@ class NewsQA:
 
     def _answer(self, question: str, sentences: list[AnswerSentence], citations: list[Citation], mode: str, notes: list[str] | None = None) -> Answer:
         dates = [c.date for c in citations if c.date]
+        self._name_copies(citations)
         return Answer(
             question=question,
             text=compose_text(sentences),
@@ -200,6 +226,14 @@ class NewsQA:
             mode=mode,
             notes=notes or [],
         )
+
+    def _name_copies(self, citations: list[Citation]) -> None:
+        """Name the other outlets that ran each cited story: a syndicated copy is one source, not several."""
+        from ingest.syndication import outlets, read_copies
+
+        metas = self.store.article_meta(c.article_id for c in citations)
+        for c in citations:
+            c.also_published_by = outlets(read_copies(metas.get(c.article_id)), exclude=c.source)
 
     def _abstain(self, question: str, passages: list[Passage], filters: Filters, mode: str) -> Iterator[str | Answer]:
         stats = self.stats()
@@ -260,22 +294,40 @@ class NewsQA:
                 kept.append((text, src))
                 yield ("" if len(sentences) == 1 else " ") + compose_text([s])
 
-        for chunk in self.chat_model.stream([SystemMessage(content=system), HumanMessage(content=user)]):
-            buffer += str(chunk.content)
-            spans = _complete_sentences(buffer)
-            if spans:
-                yield from check(buffer[:spans])
-                buffer = buffer[spans:]
-        yield from check(buffer)
+        from .backends import BackendError
+
+        # A model server that is down or fails mid-answer must not take the chat down: the
+        # reader gets the quoted sources (or what was checked so far) and a warning saying why.
+        failure: str | None = None
+        try:
+            for chunk in self.chat_model.stream([SystemMessage(content=system), HumanMessage(content=user)]):
+                buffer += str(chunk.content)
+                spans = _complete_sentences(buffer)
+                if spans:
+                    yield from check(buffer[:spans])
+                    buffer = buffer[spans:]
+        except BackendError as e:
+            failure = str(e)
+        else:
+            yield from check(buffer)
         notes = [f"removed by the citation check: {d}" for d in dropped]
+        warnings: list[str] = []
         if not sentences:
-            notes.append("the model's answer did not pass the citation check; quoting the sources instead")
-            quoted, cits = extractive(choose_evidence(evidence, self.tuning))
-            answer = self._answer(question, quoted, cits, "generative", notes)
+            if failure:
+                warnings.append(f"The language model could not answer, so the sources are quoted instead. {failure}")
+            else:
+                notes.append("the model's answer did not pass the citation check; quoting the sources instead")
+            quoted, cits = extractive(order_newest_first(choose_evidence(evidence, self.tuning)))
+            answer = self._answer(question, quoted, cits, "generative", notes + attribute(quoted, cits))
+            answer.warnings = warnings
             yield answer.text
             yield answer
             return
-        yield self._answer(question, sentences, list(citations.values()), "generative", notes)
+        if failure:
+            warnings.append(f"The language model stopped before finishing, so this answer may be incomplete. {failure}")
+        answer = self._answer(question, sentences, list(citations.values()), "generative", notes)
+        answer.warnings = warnings
+        yield answer
 
 
 def _complete_sentences(buffer: str) -> int:

@@ -21,6 +21,7 @@ class Citation:
     end: int
     passage: str = ""  # the retrieved chunk the quote comes from, for context in the UI
     passage_start: int = 0
+    also_published_by: list[str] = field(default_factory=list)  # outlets that ran the same story (syndicated copies)
 
 
 @dataclass
@@ -30,7 +31,8 @@ class AnswerSentence:
     text: str
     citations: list[int]
     support: str  # "quoted" (copied from the source), "supported" (model text that the check accepted)
-    score: float = 1.0
+    score: float = 1.0  # evidence score (quoted) or word agreement with the source (supported)
+    attribution: str | None = None  # "Reuters (2024-05-01)" when the answer quotes several articles
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Answer:
     mode: str = "extractive"
     searched: dict = field(default_factory=dict)  # what was looked at, for honest abstentions
     notes: list[str] = field(default_factory=list)  # e.g. what the citation check removed
+    warnings: list[str] = field(default_factory=list)  # shown to the reader, e.g. the model server was down
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,11 +65,14 @@ class Answer:
         lines = [self.text]
         if not self.abstained:
             lines.append(f"({self.as_of_text})")
+        lines += [f"Note: {w}" for w in self.warnings]
         if self.citations:
             lines.append("")
             lines.append("Sources:")
         for c in self.citations:
             where = ", ".join(x for x in (c.source or "outlet unknown", c.date or "date unknown") if x)
             lines.append(f"[{c.n}] {c.title or '(untitled)'} ({where}){' ' + c.url if c.url else ''}")
+            if c.also_published_by:
+                lines.append(f"    also published by {', '.join(c.also_published_by)}")
             lines.append(f"    > {c.quote}")
         return "\n".join(lines)
