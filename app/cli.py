@@ -113,5 +113,36 @@ def serve(host: str | None, port: int | None, auth: str | None, llm: str | None,
         launch(qa)
 
 
+@main.command("eval")
+@click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False), help="Articles (JSON Lines, shared eval schema).")
+@click.option("--questions", required=True, type=click.Path(exists=True, dir_okay=False), help="Questions (JSON Lines, shared eval schema).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Index folder [default: DATA_DIR/eval/<corpus>, reused between runs].")
+@click.option("--chroma-url", help="Chroma server, e.g. http://127.0.0.1:8000 [NEWSQA_CHROMA_URL].")
+@click.option("--retrieval-only", is_flag=True, help="Measure retrieval only (no answers).")
+@click.option("--with-choices", is_flag=True, help="Append the choices to the question, as a user would type them.")
+@click.option("--k", default=10, show_default=True, help="Passages retrieved per question for the retrieval figures.")
+@click.option("--limit", type=int, help="Only the first N questions (quick runs).")
+@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode [NEWSQA_MODE].")
+@click.option("--llm", help="llamacpp | llamacpp:/path.gguf | openai:<model> [NEWSQA_LLM].")
+@click.option("--llm-base-url", help="OpenAI-compatible server URL [OPENAI_BASE_URL].")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the full report (with per-question records) as JSON here.")
+def eval_(corpus: str, questions: str, data_dir: str | None, chroma_url: str | None, retrieval_only: bool,
+          with_choices: bool, k: int, limit: int | None, mode: str | None, llm: str | None,
+          llm_base_url: str | None, out: str | None) -> None:
+    """Measure retrieval, answers, citations and speed on an evaluation set (../shared/eval schema)."""
+    from .evaluation import corpus_data_dir, format_table, run_eval
+
+    with _friendly_errors():
+        if data_dir is None and chroma_url is None:
+            data_dir = str(corpus_data_dir(Settings.load().data_dir, corpus))
+        qa = _open(data_dir, chroma_url, llm=llm, llm_base_url=llm_base_url)
+        report = run_eval(qa, corpus, questions, retrieval_only=retrieval_only, with_choices_text=with_choices,
+                          k=k, limit=limit, mode=mode)
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(report, f, ensure_ascii=False, indent=1)
+    click.echo(format_table(report))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

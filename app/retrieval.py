@@ -67,6 +67,21 @@ def resolve_relative_dates(question: str, today: date) -> Filters:
     return Filters()
 
 
+def _window(query: str, today: date | str | None, filters: Filters) -> Filters | None:
+    """The relative-date window of the question within the hard filters, or None."""
+    if today is None:
+        return None
+    day = date.fromisoformat(today[:10]) if isinstance(today, str) else today
+    window = resolve_relative_dates(query, day)
+    if not window:
+        return None
+    return Filters(
+        max((d[:10] for d in (window.date_from, filters.date_from) if d), default=None),
+        min((d[:10] for d in (window.date_to, filters.date_to) if d), default=None),
+        list(filters.sources),
+    )
+
+
 class Retriever:
     """Hybrid search: dense and BM25 lists fused by reciprocal rank, one or two chunks per article."""
 
@@ -79,6 +94,7 @@ class Retriever:
         per_article: int = 2,
         dense_weight: float = 1.0,
         keyword_weight: float = 1.0,
+        recency_weight: float = 1.0,
     ) -> None:
         self.store = store
         self.keyword = keyword if keyword is not None else KeywordIndex()
@@ -87,24 +103,40 @@ class Retriever:
         self.per_article = per_article
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
+        self.recency_weight = recency_weight
 
-    def retrieve(self, query: str, k: int = 6, filters: Filters | None = None) -> list[Passage]:
-        """The k best passages for `query`, best first, within `filters`."""
+    def retrieve(
+        self, query: str, k: int = 6, filters: Filters | None = None, *, today: date | str | None = None
+    ) -> list[Passage]:
+        """The k best passages for `query`, best first, within `filters`.
+
+        Args:
+            query: the question (or the question with the turn it follows up).
+            k: passages to return.
+            filters: hard limits (dates, outlets), applied in the store and keyword queries.
+            today: the date the question is asked on; relative dates in the question
+                ("yesterday", "this week") then favour articles of that window without excluding others.
+        """
         filters = filters or Filters()
         vector = self.store.embedder.embed([query])[0]
-        dense = self.store.query(vector, self.depth, where=filters.where())
         self.keyword.sync(self.store)
-        sparse_hits = self.keyword.search(query, self.depth, allow=filters.allows if filters else None)
         scores: dict[str, float] = {}
         passages: dict[str, Passage] = {}
-        for rank, p in enumerate(dense):
-            passages[p.chunk_id] = p
-            scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
-        for rank, (cid, _) in enumerate(sparse_hits):
-            if cid not in passages:
-                doc, meta = self.keyword.get(cid)
-                passages[cid] = passage_from_record(cid, doc, meta, 0.0)
-            scores[cid] = scores.get(cid, 0.0) + self.keyword_weight / (self.rrf_k + rank + 1)
+        searches = [(filters, 1.0)]
+        window = _window(query, today, filters)
+        if window is not None:
+            searches.append((window, self.recency_weight))
+        for limits, weight in searches:
+            dense = self.store.query(vector, self.depth, where=limits.where())
+            sparse_hits = self.keyword.search(query, self.depth, allow=limits.allows if limits else None)
+            for rank, p in enumerate(dense):
+                passages.setdefault(p.chunk_id, p)
+                scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + weight * self.dense_weight / (self.rrf_k + rank + 1)
+            for rank, (cid, _) in enumerate(sparse_hits):
+                if cid not in passages:
+                    doc, meta = self.keyword.get(cid)
+                    passages[cid] = passage_from_record(cid, doc, meta, 0.0)
+                scores[cid] = scores.get(cid, 0.0) + weight * self.keyword_weight / (self.rrf_k + rank + 1)
         ranked = sorted(scores, key=lambda c: -scores[c])
         out: list[Passage] = []
         per_article: dict[str, int] = {}
