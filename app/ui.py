@@ -1,16 +1,25 @@
 """The chat page: a thin Gradio shell over NewsQA. Gradio is imported only inside functions.
 
-Everything that comes from an article (titles, text, outlets, URLs) is escaped before it
-reaches the page, and links are kept only when they are http(s).
+Everything that comes from an article (titles, text, outlets, URLs) or from a person (questions,
+file names) is escaped before it reaches the page, and links are kept only when they are http(s).
+The functions above `create_app` are plain Python, so tests drive the page's logic without a browser.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
 import re
-from collections.abc import Iterator
+import shutil
+import unicodedata
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+from ingest.loaders import SUFFIXES
+from ingest.models import IngestReport, Skip
 from ingest.store import StoreError
 
 from .backends import BackendError
@@ -18,6 +27,11 @@ from .core import NewsQA, NewsQAError, default_seeds
 from .models import Answer, Citation
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|>~])")
+_MD_UNESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-!|>~])")
+
+# Uploads bigger than this are refused (NEWSQA_MAX_UPLOAD_MB); one article is far smaller.
+DEFAULT_MAX_UPLOAD_MB = 20.0
+SEARCHING = "*Searching the articles…*"
 
 
 def escape_md(text: str) -> str:
@@ -25,42 +39,97 @@ def escape_md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
+def unescape_md(text: str) -> str:
+    """The inverse of `escape_md` (to read questions back out of the chat history)."""
+    return html.unescape(_MD_UNESCAPE.sub(r"\1", text))
+
+
 def safe_url(url: str | None) -> str | None:
     return url if url and re.match(r"^https?://", url, re.IGNORECASE) else None
 
 
-def answer_markdown(answer: Answer) -> str:
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a chat message, whether its content is a string or Gradio 6's list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+    return ""
+
+
+def _turn_number(history: list[dict[str, Any]]) -> int:
+    return sum(1 for m in history if m.get("role") == "user")
+
+
+def answer_markdown(answer: Answer, turn: int = 1) -> str:
     """The answer for the chat bubble: escaped sentences, [n] linking to the source cards, the date."""
     if answer.abstained:
         return escape_md(answer.text)
     parts = []
     for s in answer.sentences:
-        marks = "".join(f"[\\[{n}\\]](#source-{n})" for n in s.citations)
+        marks = "".join(f"[\\[{n}\\]](#source-{turn}-{n})" for n in s.citations)
         parts.append(f"{escape_md(s.text)} {marks}")
-    return " ".join(parts) + f"\n\n*{escape_md(answer.as_of_text)}*"
+    warnings = "".join(f"\n\n⚠️ {escape_md(w)}" for w in answer.warnings)
+    return " ".join(parts) + f"\n\n*{escape_md(answer.as_of_text)}*" + warnings
 
 
-def source_card(c: Citation) -> str:
+def source_card(c: Citation, turn: int = 1) -> str:
     """One citation as HTML: title, outlet, date, link, and the passage with the quote highlighted."""
     title = html.escape(c.title or "(untitled)")
     url = safe_url(c.url)
-    link = f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
+    link = (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
+        if url
+        else title
+    )
     meta = f"{html.escape(c.source or 'outlet unknown')} · {html.escape(c.date or 'date unknown')}"
+    also = getattr(c, "also_published_by", None)
+    if also:
+        meta += f" · also published by {html.escape(', '.join(also))}"
     passage = c.passage or c.quote
     a, b = c.start - c.passage_start, c.end - c.passage_start
     if not (0 <= a <= b <= len(passage)) or passage[a:b] != c.quote:
         passage, a, b = c.quote, 0, len(c.quote)
     body = f"{html.escape(passage[:a])}<mark>{html.escape(passage[a:b])}</mark>{html.escape(passage[b:])}"
     return (
-        f'<div class="newsqa-card" id="source-{c.n}"><div><b>[{c.n}]</b> {link}</div>'
-        f'<div class="newsqa-meta">{meta}</div><p>{body}</p></div>'
+        f'<div class="newsqa-card" id="source-{turn}-{c.n}"><div class="newsqa-card-title"><b>[{c.n}]</b> {link}</div>'
+        f'<div class="newsqa-meta">{meta}</div><p class="newsqa-passage">{body}</p></div>'
     )
 
 
-def sources_html(answer: Answer | None) -> str:
+def sources_html(answer: Answer | None, turn: int = 1) -> str:
+    """The source cards of one answer (an empty panel when there are none)."""
     if answer is None or not answer.citations:
         return '<div class="newsqa-sources"></div>'
-    return '<div class="newsqa-sources">' + "".join(source_card(c) for c in answer.citations) + "</div>"
+    return (
+        f'<div class="newsqa-sources" data-turn="{turn}">'
+        + "".join(source_card(c, turn) for c in answer.citations)
+        + "</div>"
+    )
+
+
+def earlier_sources_html(groups: list[tuple[int, str, str]]) -> str:
+    """Source cards of earlier answers, folded, newest first, so their [n] markers still lead somewhere.
+
+    Args:
+        groups: (turn, question, cards HTML) of earlier answers, newest first.
+    """
+    return "".join(
+        f'<details class="newsqa-earlier"><summary>Sources of answer {t}: {html.escape(q[:80])}</summary>{cards}</details>'
+        for t, q, cards in groups
+    )
+
+
+def parse_day(value: str | None, label: str) -> str | None:
+    """A filter date as YYYY-MM-DD, or None when blank; a clear error otherwise."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise NewsQAError(f"The {label} date must look like 2017-09-15 (YYYY-MM-DD), not {value!r}.") from None
 
 
 def respond(
@@ -71,85 +140,328 @@ def respond(
     date_to: str | None = None,
     sources: list[str] | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], str]]:
-    """Drive one chat turn: yields (chat history, source cards HTML) as the answer streams in."""
-    history = list(history or [])
-    earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
-    history.append({"role": "user", "content": message})
-    history.append({"role": "assistant", "content": ""})
+    """Drive one chat turn: yields (chat history, source cards HTML) as the answer streams in.
+
+    Args:
+        qa: the NewsQA to ask.
+        message: the question as typed.
+        history: the chat so far, in messages format (content a string or a list of text parts).
+        date_from / date_to: optional YYYY-MM-DD limits.
+        sources: outlets to search (all when empty).
+    """
+    # A new list each turn: the caller's (and other sessions') histories are never changed.
+    history = [{"role": m.get("role"), "content": message_text(m)} for m in (history or [])]
+    earlier = [unescape_md(m["content"]) for m in history if m["role"] == "user" and m["content"].strip()]
+    turn = _turn_number(history) + 1
+    history.append({"role": "user", "content": escape_md(message or "")})
+    history.append({"role": "assistant", "content": SEARCHING})
+    yield list(history), sources_html(None)
     shown = ""
     try:
-        for item in qa.stream(
-            message, history=earlier, date_from=date_from or None, date_to=date_to or None, sources=sources or None
-        ):
+        stream = qa.stream(
+            message or "",
+            history=earlier,
+            date_from=parse_day(date_from, "From"),
+            date_to=parse_day(date_to, "To"),
+            sources=list(sources or []) or None,
+        )
+        for item in stream:
             if isinstance(item, Answer):
-                history[-1] = {"role": "assistant", "content": answer_markdown(item)}
-                yield history, sources_html(item)
+                history[-1] = {"role": "assistant", "content": answer_markdown(item, turn)}
+                yield list(history), sources_html(item, turn)
             else:
                 shown += item
                 history[-1] = {"role": "assistant", "content": escape_md(shown)}
-                yield history, sources_html(None)
+                yield list(history), sources_html(None)
     except (NewsQAError, StoreError, BackendError, ValueError) as e:
         history[-1] = {"role": "assistant", "content": f"⚠️ {escape_md(str(e))}"}
-        yield history, sources_html(None)
+        yield list(history), sources_html(None)
     except Exception as e:
-        history[-1] = {"role": "assistant", "content": f"⚠️ Something went wrong ({escape_md(type(e).__name__)}). Try again; if it persists, check the server log."}
-        yield history, sources_html(None)
+        history[-1] = {
+            "role": "assistant",
+            "content": f"⚠️ Something went wrong ({escape_md(type(e).__name__)}). "
+            "Try again; if it persists, check the server log.",
+        }
+        yield list(history), sources_html(None)
+
+
+# --- uploads ------------------------------------------------------------------------------------
+
+
+def max_upload_mb() -> float:
+    """The upload size limit in MB (NEWSQA_MAX_UPLOAD_MB, default 20)."""
+    raw = os.environ.get("NEWSQA_MAX_UPLOAD_MB", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        raise ValueError(f"NEWSQA_MAX_UPLOAD_MB must be a number of megabytes, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"NEWSQA_MAX_UPLOAD_MB must be positive, not {raw!r}")
+    return value
+
+
+def safe_filename(name: str) -> str:
+    """A file name that stays inside the upload folder: no folders, no dots in front, plain characters."""
+    name = unicodedata.normalize("NFKC", str(name)).replace("\\", "/").split("/")[-1]
+    name = re.sub(r"[^\w.\- ]", "_", name, flags=re.ASCII).strip(" .")
+    name = re.sub(r"[ _]{2,}", "_", name)
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stem = stem[:80].strip(" .") or "upload"
+    return f"{stem}.{suffix[:10]}" if suffix else stem
+
+
+def save_uploads(
+    paths: list[str | os.PathLike], upload_dir: Path, max_mb: float | None = None
+) -> tuple[list[Path], list[Skip]]:
+    """Copy uploaded files into `upload_dir` under safe, content-addressed names.
+
+    Files of a type ingest cannot read, or bigger than the limit, are skipped with a reason.
+    Two different files with the same name never overwrite each other (the name carries a
+    hash of the content); the same file uploaded twice lands on the same name.
+
+    Returns:
+        The saved copies, and the skipped uploads.
+    """
+    limit = max_upload_mb() if max_mb is None else max_mb
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    root = upload_dir.resolve()
+    saved: list[Path] = []
+    skipped: list[Skip] = []
+    for raw in paths:
+        src = Path(raw)
+        name = safe_filename(src.name)
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUFFIXES:
+            skipped.append(Skip(name, f"unsupported file type {suffix or '(none)'!r}: upload {', '.join(sorted(SUFFIXES))}"))
+            continue
+        try:
+            size = src.stat().st_size
+        except OSError as e:
+            skipped.append(Skip(name, f"cannot read the upload: {e.strerror or e}"))
+            continue
+        if size > limit * 1024 * 1024:
+            skipped.append(Skip(name, f"file too large ({size / 1024 / 1024:.1f} MB; the limit is {limit:g} MB)"))
+            continue
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+        dest = (root / f"{Path(name).stem}-{digest}{suffix}").resolve()
+        if dest.parent != root:  # cannot happen after safe_filename; refuse rather than trust it
+            skipped.append(Skip(name, "unsafe file name"))
+            continue
+        if not dest.exists():
+            tmp = dest.with_name(f".{dest.name}.part")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        saved.append(dest)
+    return saved, skipped
+
+
+def report_markdown(report: IngestReport, root: Path | None = None) -> str:
+    """The ingest report for the page: counts, then each skipped file with its reason."""
+
+    def short(path: str) -> str:
+        # Uploads are shown by the name they were uploaded under, not the server's folder or hash.
+        if root is not None and path.startswith(str(root) + os.sep):
+            path = re.sub(r"-[0-9a-f]{12}(\.\w+)", r"\1", path[len(str(root)) + 1 :], count=1)
+        return path
+
+    lines = [
+        f"**Added {report.added}**, updated {report.updated}, unchanged {report.unchanged}, "
+        f"skipped {len(report.skipped)}. The index now holds {report.articles} articles, {report.chunks} chunks."
+    ]
+    lines += [f"- skipped **{escape_md(short(s.path))}**: {escape_md(s.reason)}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+def ingest_uploads(
+    qa: NewsQA, paths: list[str | os.PathLike] | None, on_progress: Callable[[int, int | None], None] | None = None
+) -> tuple[str, IngestReport | None]:
+    """Save uploaded files under DATA_DIR/uploads and ingest them.
+
+    Returns:
+        The report as Markdown, and the IngestReport (None when nothing was uploaded).
+    """
+    if not paths:
+        return "Choose one or more files to add (" + ", ".join(sorted(SUFFIXES)) + ").", None
+    upload_dir = Path(qa.settings.data_dir) / "uploads"
+    saved, skipped = save_uploads(list(paths), upload_dir)
+    if saved:
+        report = qa.ingest(*saved, on_progress=on_progress)
+    else:
+        report = IngestReport()
+        report.articles, report.chunks = qa.store.counts()
+    report.skipped = skipped + report.skipped
+    return report_markdown(report, upload_dir.resolve()), report
 
 
 def stats_markdown(qa: NewsQA) -> str:
+    """Index facts at a glance: articles, chunks, date range, outlets."""
     s = qa.stats()
     dates = f"{s['date_from']} to {s['date_to']}" if s["date_from"] else "no dates known"
-    outlets = ", ".join(escape_md(o) for o in list(s["outlets"])[:8]) or "none known"
+    if s["undated"]:
+        dates += f" ({s['undated']} undated)"
+    names = list(s["outlets"])
+    outlets = ", ".join(f"{escape_md(o)} ({s['outlets'][o]})" for o in names[:8]) or "none known"
+    if len(names) > 8:
+        outlets += f" and {len(names) - 8} more"
     return f"**{s['articles']}** articles · **{s['chunks']}** chunks · {dates} · outlets: {outlets}"
 
 
+def outlet_choices(qa: NewsQA) -> list[str]:
+    return sorted(qa.stats()["outlets"])
+
+
 _CSS = """
-.newsqa-card { border: 1px solid #ddd; border-radius: 8px; padding: 8px 12px; margin: 6px 0; }
-.newsqa-meta { color: #666; font-size: 0.9em; }
-.newsqa-card mark { background: #fff3a0; }
+.newsqa-card { border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px; padding: 8px 12px; margin: 6px 0; }
+.newsqa-meta { color: var(--body-text-color-subdued, #666); font-size: 0.9em; }
+.newsqa-card mark { background: #fff3a0; color: #111; }
+.newsqa-card.newsqa-flash { outline: 3px solid #f5b400; }
+.newsqa-passage { margin: 4px 0 0 0; }
+.newsqa-earlier { margin-top: 10px; color: var(--body-text-color-subdued, #666); }
+.newsqa-earlier summary { cursor: pointer; }
+"""
+
+# [n] markers are in-page links (#source-T-N); this moves the reader to that card and marks it.
+_HEAD = """
+<script>
+document.addEventListener("click", function (e) {
+  var a = e.target.closest && e.target.closest('a[href^="#source-"]');
+  if (!a) return;
+  e.preventDefault();
+  e.stopPropagation();
+  var card = document.getElementById(a.getAttribute("href").slice(1));
+  if (!card) return;
+  var folded = card.closest("details");
+  if (folded) folded.open = true;
+  card.scrollIntoView({behavior: "smooth", block: "center"});
+  card.classList.add("newsqa-flash");
+  setTimeout(function () { card.classList.remove("newsqa-flash"); }, 2000);
+}, true);
+</script>
 """
 
 
 def create_app(qa: NewsQA):
     """Build the Gradio Blocks app (not launched)."""
+    # newsqa serves people offline and never phones home (Gradio's version check and telemetry).
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
+    types = sorted(SUFFIXES)
     with gr.Blocks(title="newsqa") as demo:
         gr.Markdown("# newsqa\nAsk about the indexed news articles. Every claim cites the sentence it comes from.")
         stats = gr.Markdown(stats_markdown(qa), elem_id="newsqa-stats")
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480, elem_id="newsqa-chat")
-                box = gr.Textbox(placeholder="Who controls Deir Ezzor?", show_label=False, elem_id="newsqa-question")
+                chat = gr.Chatbot(
+                    label="Chat", height=520, elem_id="newsqa-chat", feedback_options=None, buttons=["copy"]
+                )
                 with gr.Row():
-                    date_from = gr.Textbox(label="From (YYYY-MM-DD)", scale=1)
-                    date_to = gr.Textbox(label="To (YYYY-MM-DD)", scale=1)
-                    outlets = gr.Dropdown(choices=list(qa.stats()["outlets"]), multiselect=True, label="Outlets", scale=2)
+                    box = gr.Textbox(
+                        placeholder="Who controls Deir Ezzor?", show_label=False, elem_id="newsqa-question", scale=5
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="newsqa-ask")
+                with gr.Accordion("Filters for the next question", open=False, elem_id="newsqa-filters"):
+                    with gr.Row():
+                        date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="newsqa-from")
+                        date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="newsqa-to")
+                        outlets = gr.Dropdown(
+                            choices=outlet_choices(qa), multiselect=True, label="Outlets (all when empty)",
+                            elem_id="newsqa-outlets",
+                        )
+                new_chat = gr.Button("New conversation", size="sm", elem_id="newsqa-new")
             with gr.Column(scale=2):
+                gr.Markdown("### Sources")
                 cards = gr.HTML(sources_html(None), elem_id="newsqa-sources")
+                with gr.Accordion("Add articles", open=False, elem_id="newsqa-add"):
+                    files = gr.File(
+                        label=f"Upload {' '.join(types)} (up to {max_upload_mb():g} MB each)",
+                        file_count="multiple", file_types=types, elem_id="newsqa-upload",
+                    )
+                    report = gr.Markdown(elem_id="newsqa-report")
 
-        def turn(message: str, history: list[dict[str, Any]], f: str, t: str, o: list[str]):
+        # Per browser session: the source cards of earlier answers (at most 10 kept).
+        past = gr.State([])
+
+        def turn(message: str, history: list[dict[str, Any]], f: str, t: str, o: list[str], earlier: list):
+            if not (message or "").strip():
+                yield history, gr.skip(), message, earlier
+                return
+            number = _turn_number(history or []) + 1
+            folded = earlier_sources_html(earlier)
+            cards_now = ""
             for h, c in respond(qa, message, history, f, t, o):
-                yield h, c, ""
+                cards_now = c
+                yield h, c + folded, "", earlier
+            if 'class="newsqa-card"' in cards_now:
+                yield gr.skip(), gr.skip(), gr.skip(), [(number, message, cards_now), *earlier][:10]
 
-        box.submit(turn, [box, chat, date_from, date_to, outlets], [chat, cards, box])
-        demo.load(lambda: stats_markdown(qa), None, stats)
+        def upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+            def on_progress(done: int, total: int | None) -> None:
+                progress((done, total or done), desc="Ingesting", unit="articles")
+
+            try:
+                text, _ = ingest_uploads(qa, paths, on_progress)
+            except (NewsQAError, StoreError, ValueError, OSError) as e:
+                text = f"⚠️ {escape_md(str(e))}"
+            except Exception as e:
+                text = f"⚠️ The upload failed ({escape_md(type(e).__name__)}); nothing else changed. Check the server log."
+            return text, stats_markdown(qa), gr.Dropdown(choices=outlet_choices(qa)), None
+
+        def refresh():
+            return stats_markdown(qa), gr.Dropdown(choices=outlet_choices(qa))
+
+        inputs = [box, chat, date_from, date_to, outlets, past]
+        box.submit(turn, inputs, [chat, cards, box, past])
+        send.click(turn, inputs, [chat, cards, box, past])
+        new_chat.click(lambda: ([], sources_html(None), []), None, [chat, cards, past], queue=False)
+        chat.clear(lambda: (sources_html(None), []), None, [cards, past], queue=False)
+        # One ingest at a time: the embedded index has one writer.
+        files.upload(upload, files, [report, stats, outlets, files], concurrency_limit=1, concurrency_id="ingest")
+        demo.load(refresh, None, [stats, outlets])
+
+        def ask(question: str) -> dict:
+            """The Answer as JSON, for scripts, load tests and other workers (`/gradio_api/call/ask`)."""
+            try:
+                return qa.ask(question).to_dict()
+            except (NewsQAError, StoreError, BackendError, ValueError) as e:
+                raise gr.Error(str(e)) from e
+
+        # A stable endpoint that does not depend on the page's layout.
+        gr.api(ask, api_name="ask")
     return demo
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """`user:password` as a (user, password) pair; None when no login is wanted."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("--auth / NEWSQA_AUTH must be user:password (both non-empty)")
+    return user, password
 
 
 def launch(qa: NewsQA) -> None:
     """Ingest the sample articles into an empty index, then serve the page."""
     settings = qa.settings
+    auth = parse_auth(settings.auth)
+    limit = max_upload_mb()
     if qa.store.counts()[0] == 0:
         seeds = settings.seeds or default_seeds()
         if seeds:
             print(f"Empty index: ingesting the sample articles in {seeds}")
             print(qa.ingest(seeds, progress=True).summary())
-    auth = None
-    if settings.auth:
-        user, _, password = settings.auth.partition(":")
-        auth = (user, password)
     demo = create_app(qa)
+    # Questions from several people run side by side; each turn's history is its own.
     demo.queue(default_concurrency_limit=4).launch(
-        server_name=settings.host, server_port=settings.port, auth=auth, css=_CSS, show_error=False
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=auth,
+        auth_message="This newsqa server asks for a login.",
+        css=_CSS,
+        head=_HEAD,
+        show_error=False,
+        max_file_size=int(limit * 1024 * 1024),
     )
