@@ -349,7 +349,9 @@ def create_app(qa: NewsQA):
     import gradio as gr
 
     types = sorted(SUFFIXES)
-    with gr.Blocks(title="newsqa") as demo:
+    # Gradio keeps each upload in its temp folder; ours are copied to DATA_DIR/uploads, so a
+    # server running all day drops Gradio's copies after a day (checked hourly).
+    with gr.Blocks(title="newsqa", delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# newsqa\nAsk about the indexed news articles. Every claim cites the sentence it comes from.")
         stats = gr.Markdown(stats_markdown(qa), elem_id="newsqa-stats")
         with gr.Row():

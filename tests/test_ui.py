@@ -273,3 +273,14 @@ def test_create_app_builds_the_page(seeded):
     demo = create_app(seeded)
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert {"newsqa-chat", "newsqa-question", "newsqa-sources", "newsqa-upload", "newsqa-stats", "newsqa-outlets"} <= ids
+
+
+def test_a_model_that_fails_to_load_is_a_warning_in_the_chat(seeded, tmp_path):
+    from app import NewsQA
+
+    qa = NewsQA(seeded.settings.data_dir, embedder=seeded.embedder, store=seeded.store,
+                llm=f"llamacpp:{tmp_path / 'missing.gguf'}", mode="generative")
+    history, cards = list(respond(qa, "Who controls Deir Ezzor?", []))[-1]
+    text = history[-1]["content"]
+    assert "⚠️" in text and "missing.gguf" in text and "Traceback" not in text
+    assert "less than half the city" in text and 'class="newsqa-card"' in cards  # the quoted sources still come
