@@ -48,12 +48,18 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--map", "column_map", metavar="FIELD=COLUMN,...",
+              help="Which CSV column / JSON key holds each field, e.g. text=body,published_at=date.")
 @common
-def ingest(paths: tuple[str, ...], as_json: bool, data_dir: str | None, chroma_url: str | None) -> None:
-    """Add articles from files and folders (.txt .md .html .json .jsonl) to the index."""
+def ingest(paths: tuple[str, ...], as_json: bool, column_map: str | None, data_dir: str | None, chroma_url: str | None) -> None:
+    """Add articles to the index from PATHS: files and folders (.txt .md .html .json .jsonl .csv),
+    web page URLs, RSS/Atom feed URLs, or .txt/.opml files listing such URLs."""
+    from ingest.loaders import parse_column_map
+
     with _friendly_errors():
+        columns = parse_column_map(column_map)
         qa = _open(data_dir, chroma_url)
-        report = qa.ingest(*paths, progress=not as_json)
+        report = qa.ingest(*paths, progress=not as_json, columns=columns or None)
     if as_json:
         d = report.to_dict()
         click.echo(json.dumps({k: d[k] for k in ("added", "updated", "unchanged", "skipped", "articles", "chunks")}))
@@ -80,6 +86,36 @@ def ask(question: str, as_json: bool, mode: str | None, llm: str | None, llm_bas
         qa = _open(data_dir, chroma_url, llm=llm, llm_base_url=llm_base_url)
         answer = qa.ask(question, mode=mode, date_from=date_from, date_to=date_to, sources=list(sources), today=today)
     click.echo(answer.to_json(indent=2) if as_json else answer.render())
+
+
+@main.command()
+@click.argument("feeds", nargs=-1, required=True)
+@click.option("--interval", default=900.0, show_default=True, help="Seconds between polls.")
+@click.option("--max-polls", type=int, help="Stop after this many polls (default: run until Ctrl-C).")
+@click.option("--once", is_flag=True, help="Poll once and stop (same as --max-polls 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print each poll's report as a JSON line.")
+@common
+def watch(feeds: tuple[str, ...], interval: float, max_polls: int | None, once: bool, as_json: bool,
+          data_dir: str | None, chroma_url: str | None) -> None:
+    """Poll FEEDS (RSS/Atom URLs or .txt/.opml feed lists) and add new or changed entries."""
+    from ingest.watch import feed_urls
+    from ingest.watch import watch as watch_feeds
+
+    def show(n: int, report) -> None:
+        if as_json:
+            d = report.to_dict()
+            keys = ("added", "updated", "unchanged", "skipped", "articles", "chunks")
+            click.echo(json.dumps({"poll": n, **{k: d[k] for k in keys}}))
+        else:
+            click.echo(f"poll {n}: {report.summary()}")
+
+    with _friendly_errors():
+        urls = feed_urls(feeds)
+        qa = _open(data_dir, chroma_url)
+        try:
+            watch_feeds(urls, qa.store, interval=interval, max_polls=1 if once else max_polls, on_report=show)
+        except KeyboardInterrupt:
+            click.echo("stopped")
 
 
 @main.command()

@@ -26,6 +26,7 @@ _DATE_KEYS = (
     "parsely-pub-date",
 )
 _URL_KEYS = ("og:url",)
+_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "byl")
 _SKIP_TAGS = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template", "svg"}
 _BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "li", "blockquote", "pre", "td"}
 
@@ -37,6 +38,7 @@ class Page:
     source: str | None = None
     url: str | None = None
     published_at: str | None = None
+    author: str | None = None
 
 
 class _MetaParser(HTMLParser):
@@ -112,7 +114,17 @@ def extract(html: str) -> Page:
         source=_first(meta, _SOURCE_KEYS),
         url=parser.canonical or _first(meta, _URL_KEYS),
         published_at=_first(meta, _DATE_KEYS),
+        author=_author(meta),
     )
+
+
+def _author(meta: dict[str, str]) -> str | None:
+    """A byline from meta tags; article:author is often a profile URL, which is no name."""
+    for k in _AUTHOR_KEYS:
+        value = meta.get(k, "")
+        if value and not value.startswith(("http://", "https://")):
+            return value[3:].strip() if value.lower().startswith("by ") else value
+    return None
 
 
 def _main_text(html: str) -> str:

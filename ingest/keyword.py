@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from .terms import terms
+from .variants import expand_terms
 
 
 def keyword_text(doc: str, meta: dict[str, Any]) -> str:
@@ -129,7 +130,8 @@ class KeywordIndex:
         with self._lock:
             if self._matrix is None:
                 self._build()
-            cols = [self._vocab[t] for t in set(terms(query)) if t in self._vocab]
+            # Other spellings of the query's names count too (Deir ez-Zor finds Deir Ezzor).
+            cols = [self._vocab[t] for t in set(expand_terms(terms(query))) if t in self._vocab]
             if not cols or not self._ids:
                 return []
             scores = np.asarray(self._matrix[:, cols].sum(axis=1)).ravel()

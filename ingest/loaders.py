@@ -1,4 +1,4 @@
-"""Reading articles from files and folders: text, Markdown, HTML, JSON and JSON Lines.
+"""Reading articles from files and folders: text, Markdown, HTML, JSON, JSON Lines and CSV.
 
 Every reader yields either an Article or a Skip with a reason a person can act on; nothing
 here touches the index.
@@ -6,6 +6,8 @@ here touches the index.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -20,7 +22,8 @@ from .models import Article, Skip, content_hash
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+CSV_SUFFIXES = {".csv", ".tsv"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | CSV_SUFFIXES
 
 # One article is at most this big; a bigger file is a dump or an accident, not an article.
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
@@ -55,14 +58,17 @@ def _unsupported(p: Path) -> str:
     return f"unsupported file type {p.suffix or '(none)'!r}: newsqa reads {', '.join(sorted(SUFFIXES))}"
 
 
-def load_file(path: Path) -> Iterator[Article | Skip]:
-    """Read one file into articles; bad files or records become Skips."""
+def load_file(path: Path, columns: dict[str, str] | None = None) -> Iterator[Article | Skip]:
+    """Read one file into articles; bad files or records become Skips.
+
+    `columns` maps article fields to the CSV columns / JSON keys holding them ({"text": "body"}).
+    """
     suffix = path.suffix.lower()
     try:
         if suffix in {".jsonl", ".ndjson"}:
-            yield from _load_jsonl(path)
+            yield from _load_jsonl(path, columns)
             return
-        limit = MAX_JSON_BYTES if suffix == ".json" else MAX_ARTICLE_BYTES
+        limit = MAX_JSON_BYTES if suffix in {".json"} | CSV_SUFFIXES else MAX_ARTICLE_BYTES
         size = path.stat().st_size
         if size == 0:
             raise LoadError("empty file")
@@ -70,7 +76,9 @@ def load_file(path: Path) -> Iterator[Article | Skip]:
             raise LoadError(f"file too large ({size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)")
         text = decode(path.read_bytes())
         if suffix == ".json":
-            yield from _load_json(path, text)
+            yield from _load_json(path, text, columns)
+        elif suffix in CSV_SUFFIXES:
+            yield from _load_csv(path, text, columns)
         elif suffix in HTML_SUFFIXES:
             yield _article_from_html(path, text)
         elif suffix in {".md", ".markdown"}:
@@ -131,6 +139,7 @@ def make_article(
     published_at: str | None = None,
     id: str | None = None,
     path: str | None = None,
+    author: str | None = None,
 ) -> Article:
     """Build an Article with a stable id: the record's own id, else its canonical URL, else a hash."""
     url = canonical_url(url)
@@ -148,6 +157,7 @@ def make_article(
         url=url,
         published_at=normalise_date(published_at),
         path=path,
+        author=_blank_to_none(author),
     )
 
 
@@ -231,18 +241,21 @@ def _article_from_html(path: Path, html: str) -> Article:
     if not page.text.strip():
         raise LoadError("no article text found in the HTML page")
     return _article(
-        path, page.text, title=page.title, source=page.source, url=page.url, published_at=page.published_at
+        path, page.text, title=page.title, source=page.source, url=page.url, published_at=page.published_at,
+        author=page.author,
     )
 
 
 # --- JSON -----------------------------------------------------------------------------------
 
-_RECORD_FIELDS = ("title", "source", "url", "published_at", "id")
+_RECORD_FIELDS = ("title", "source", "url", "published_at", "id", "author")
 
 
-def _record(path: Path, where: str, obj: object) -> Article | Skip:
+def _record(path: Path, where: str, obj: object, columns: dict[str, str] | None = None) -> Article | Skip:
     if not isinstance(obj, dict):
         return Skip(f"{path}:{where}", "not a JSON object")
+    if columns:
+        obj = {**obj, **{field: obj.get(column) for field, column in columns.items()}}
     text = obj.get("text")
     if not isinstance(text, str) or not text.strip():
         return Skip(f"{path}:{where}", "record has no 'text'")
@@ -251,7 +264,7 @@ def _record(path: Path, where: str, obj: object) -> Article | Skip:
     return make_article(text=_clean(text).strip(), path=f"{path}:{where}", **meta)
 
 
-def _load_json(path: Path, text: str) -> Iterator[Article | Skip]:
+def _load_json(path: Path, text: str, columns: dict[str, str] | None = None) -> Iterator[Article | Skip]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -260,10 +273,10 @@ def _load_json(path: Path, text: str) -> Iterator[Article | Skip]:
     if not records:
         raise LoadError("empty JSON list")
     for i, obj in enumerate(records):
-        yield _record(path, f"#{i}", obj)
+        yield _record(path, f"#{i}", obj, columns)
 
 
-def _load_jsonl(path: Path) -> Iterator[Article | Skip]:
+def _load_jsonl(path: Path, columns: dict[str, str] | None = None) -> Iterator[Article | Skip]:
     seen: set[str] = set()
     found = False
     with path.open("rb") as f:
@@ -280,7 +293,7 @@ def _load_jsonl(path: Path) -> Iterator[Article | Skip]:
                 reason = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
                 yield Skip(f"{path}:{n}", f"malformed JSON line ({reason})")
                 continue
-            item = _record(path, str(n), obj)
+            item = _record(path, str(n), obj, columns)
             if isinstance(item, Article):
                 if item.id in seen:
                     item = Skip(f"{path}:{n}", f"duplicate id {item.id!r} earlier in this file")
@@ -289,6 +302,71 @@ def _load_jsonl(path: Path) -> Iterator[Article | Skip]:
             yield item
     if not found:
         yield Skip(str(path), "empty file")
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+ARTICLE_FIELDS = ("text", *_RECORD_FIELDS)
+
+
+def parse_column_map(spec: str | None) -> dict[str, str]:
+    """`"text=body,published_at=date"` -> {"text": "body", "published_at": "date"}.
+
+    Raises:
+        ValueError: a malformed pair or an unknown article field (the message lists the fields).
+    """
+    mapping: dict[str, str] = {}
+    for pair in (spec or "").split(","):
+        if not pair.strip():
+            continue
+        field, sep, column = (x.strip() for x in pair.partition("="))
+        if not sep or not field or not column:
+            raise ValueError(f"bad column mapping {pair.strip()!r}: write FIELD=COLUMN, e.g. text=body,published_at=date")
+        if field == "date":
+            field = "published_at"
+        if field not in ARTICLE_FIELDS:
+            raise ValueError(f"unknown article field {field!r} in the column mapping: use {', '.join(ARTICLE_FIELDS)}")
+        mapping[field] = column
+    return mapping
+
+
+def _load_csv(path: Path, text: str, columns: dict[str, str] | None = None) -> Iterator[Article | Skip]:
+    """One article per row; the header names the columns (mapped to fields by `columns`)."""
+    csv.field_size_limit(MAX_LINE_BYTES)
+    sample = text[:8192]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    header = [h for h in (reader.fieldnames or []) if h]
+    if not header:
+        raise LoadError("empty CSV file (no header row)")
+    wanted = {**{f: f for f in ARTICLE_FIELDS if f in header}, **(columns or {})}
+    missing = [f"{column!r} (for {field})" for field, column in wanted.items() if column not in header]
+    if missing or "text" not in wanted:
+        hint = "map one with --map text=COLUMN" if "text" not in wanted else "fix the --map column names"
+        raise LoadError(
+            f"CSV has no column {', '.join(missing) or repr('text')}; its columns are {', '.join(header)}: {hint}"
+        )
+    if "published_at" not in wanted and "date" in header:
+        wanted["published_at"] = "date"
+    seen: set[str] = set()
+    found = False
+    try:
+        for n, row in enumerate(reader, start=2):
+            found = True
+            item = _record(path, str(n), {field: row.get(column) for field, column in wanted.items()})
+            if isinstance(item, Article):
+                if item.id in seen:
+                    item = Skip(f"{path}:{n}", f"duplicate id {item.id!r} earlier in this file")
+                else:
+                    seen.add(item.id)
+            yield item
+    except csv.Error as e:
+        yield Skip(f"{path}:{reader.line_num}", f"malformed CSV ({e}); the rows after it were not read")
+    if not found:
+        yield Skip(str(path), "CSV file has a header but no rows")
 
 
 def _bounded_lines(f) -> Iterator[bytes | None]:

@@ -23,6 +23,7 @@ class Article:
     url: str | None = None
     published_at: str | None = None  # ISO date (YYYY-MM-DD) or datetime, as the source gave it
     path: str | None = None  # where it was read from, for reports
+    author: str | None = None
 
     @property
     def hash(self) -> str:

@@ -1,16 +1,32 @@
-"""load -> chunk -> embed -> store, with a report and a progress bar."""
+"""load -> chunk -> embed -> store, with a report and a progress bar; syndicated copies collapse here."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from .chunking import chunk_article
+from .feeds import load_source, read_url_list
 from .loaders import iter_paths, load_file
 from .models import Article, Chunk, IngestReport, Skip
 from .store import Store
+from .syndication import (
+    CANDIDATE_SIMILARITY,
+    CANDIDATES,
+    THRESHOLD,
+    Copy,
+    dump_copies,
+    read_copies,
+    resemblance,
+    shingles,
+    with_copy,
+)
+from .syndication import FIELD as COPIES_FIELD
+from .web import is_url
 
 ProgressCallback = Callable[[int, int | None], None]
 
@@ -23,7 +39,7 @@ def embedding_text(article: Article, chunk: Chunk) -> str:
 def _count_items(files: list[Path]) -> int:
     total = 0
     for f in files:
-        if f.suffix.lower() in {".jsonl", ".ndjson"}:
+        if f.suffix.lower() in {".jsonl", ".ndjson", ".csv", ".tsv"}:
             try:
                 with f.open("rb") as fh:
                     total += sum(1 for line in fh if line.strip())
@@ -41,89 +57,183 @@ def ingest_paths(
     on_progress: ProgressCallback | None = None,
     batch_chunks: int = 512,
     max_chunk_chars: int = 900,
+    columns: dict[str, str] | None = None,
+    collapse_copies: bool = True,
 ) -> IngestReport:
-    """Ingest files and folders into `store`; safe to repeat (unchanged articles are skipped).
+    """Ingest files, folders, web pages and feeds into `store`; safe to repeat.
 
     Args:
-        paths: files or folders (read recursively).
+        paths: files or folders (read recursively), http(s) URLs of pages or RSS/Atom feeds,
+            or text/OPML files listing such URLs.
         store: the index to write to.
         progress: show a progress bar on stderr.
         on_progress: called with (done, total) after each article, for UIs.
         batch_chunks: chunks embedded per encoder call.
         max_chunk_chars: chunk size limit, in characters.
+        columns: which CSV column / JSON field holds each article field, e.g. {"text": "body"}.
+        collapse_copies: store a near-identical copy of an indexed story (another outlet's
+            syndicated copy) as "also published by" on the first one instead of as an article.
     Returns:
         The IngestReport: added / updated / unchanged / skipped and the index totals.
     """
     report = IngestReport()
-    store.remove_orphans()
     files: list[Path] = []
-    for item in iter_paths(list(paths)):
+    urls: list[str] = []
+    local: list[str | os.PathLike] = []
+    for raw in paths:
+        if is_url(raw):
+            urls.append(str(raw))
+        elif (listed := read_url_list(Path(raw))) is not None:
+            urls.extend(listed)
+        else:
+            local.append(raw)
+    for item in iter_paths(local):
         if isinstance(item, Skip):
             report.skipped.append(item)
         else:
             files.append(item)
-    total = _count_items(files)
+
+    def items() -> Iterator[Article | Skip]:
+        for f in files:
+            yield from load_file(f, columns=columns)
+        for url in urls:
+            yield from load_source(url)
+
+    return ingest_items(
+        items(), store, total=_count_items(files) + len(urls), progress=progress, on_progress=on_progress,
+        batch_chunks=batch_chunks, max_chunk_chars=max_chunk_chars, collapse_copies=collapse_copies, report=report,
+    )
+
+
+def ingest_items(
+    items: Iterable[Article | Skip],
+    store: Store,
+    *,
+    total: int | None = None,
+    progress: bool = False,
+    on_progress: ProgressCallback | None = None,
+    batch_chunks: int = 512,
+    max_chunk_chars: int = 900,
+    collapse_copies: bool = True,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Ingest articles already read (e.g. by a feed poll); see `ingest_paths` for the arguments."""
+    report = report or IngestReport()
+    store.remove_orphans()
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="article", desc="ingest", file=sys.stderr, dynamic_ncols=True)
     done = 0
-    pending: list[tuple[Article, list[Chunk]]] = []
+    pending: list[tuple[Article, list[Chunk], bool]] = []  # (article, chunks, is it new?)
     replace: list[str] = []
     seen_hashes: dict[str, str] = {}
+    carried: dict[str, str] = {}  # updated article -> its "also published by", kept across the rewrite
 
     def flush() -> None:
         if not pending:
             return
-        texts = [embedding_text(a, c) for a, chunks in pending for c in chunks]
+        texts = [embedding_text(a, c) for a, chunks, _ in pending for c in chunks]
         vectors = store.embedder.embed(texts)
-        items, i = [], 0
-        for article, chunks in pending:
-            items.append((article, chunks, vectors[i : i + len(chunks)]))
+        batch: list[tuple[Article, list[Chunk], np.ndarray]] = []
+        fresh: list[tuple[Article, frozenset[int], np.ndarray]] = []
+        copies: list[tuple[str, Copy]] = []
+        i = 0
+        for article, chunks, is_new in pending:
+            vecs = vectors[i : i + len(chunks)]
             i += len(chunks)
-        store.put_articles(items, replace=replace)
-        report.chunks_added += len(texts)
+            if is_new and collapse_copies:
+                centroid = vecs.mean(axis=0)
+                centroid = centroid / (np.linalg.norm(centroid) or 1.0)
+                sh = shingles(article.text)
+                original = _original_of(sh, centroid, store, fresh)
+                if original is not None:
+                    oid, osource, r = original
+                    report.added -= 1
+                    by = article.source or article.url or "an unknown outlet"
+                    report.skipped.append(Skip(
+                        article.path or article.id,
+                        f"syndicated copy of {oid!r} ({osource or 'outlet unknown'}; {r:.0%} the same text): "
+                        f"recorded there as also published by {by}",
+                    ))
+                    copies.append((oid, Copy.of(article)))
+                    continue
+                fresh.append((article, sh, centroid))
+            batch.append((article, chunks, vecs))
+        store.put_articles(batch, replace=replace)
+        written = {a.id for a, _, _ in batch}
+        for aid in [a for a in carried if a in written]:
+            store.update_article_meta(aid, {COPIES_FIELD: carried.pop(aid)})
+        for oid, copy in copies:
+            meta = store.article_meta([oid]).get(oid)
+            if meta is None:
+                continue
+            before = read_copies(meta)
+            after = with_copy(before, copy)
+            if after != before:
+                store.update_article_meta(oid, {COPIES_FIELD: dump_copies(after)})
+        report.chunks_added += sum(len(c) for _, c, _ in batch)
         pending.clear()
         replace.clear()
 
     try:
-        for f in files:
-            for item in load_file(f):
-                done += 1
-                if bar is not None:
-                    bar.update(1)
-                if on_progress is not None:
-                    on_progress(done, total)
-                if isinstance(item, Skip):
-                    report.skipped.append(item)
-                    continue
-                verdict = _classify(item, store, seen_hashes)
-                if isinstance(verdict, Skip):
-                    report.skipped.append(verdict)
-                    continue
-                if verdict == "unchanged":
-                    report.unchanged += 1
-                    continue
-                chunks = chunk_article(item.id, item.text, max_chars=max_chunk_chars)
-                if not chunks:
-                    report.skipped.append(Skip(item.path or item.id, "no text to index"))
-                    continue
-                if verdict == "added":
-                    report.added += 1
-                else:
-                    report.updated += 1
-                    replace.extend(verdict[1])
-                seen_hashes[item.hash] = item.id
-                pending.append((item, chunks))
-                if sum(len(c) for _, c in pending) >= batch_chunks:
-                    flush()
+        for item in items:
+            done += 1
+            if bar is not None:
+                if bar.total is not None and done > bar.total:
+                    bar.total = done  # a feed holds more articles than its one URL counted for
+                bar.update(1)
+            if on_progress is not None:
+                on_progress(done, total)
+            if isinstance(item, Skip):
+                report.skipped.append(item)
+                continue
+            verdict = _classify(item, store, seen_hashes)
+            if isinstance(verdict, Skip):
+                report.skipped.append(verdict)
+                continue
+            if verdict == "unchanged":
+                report.unchanged += 1
+                continue
+            chunks = chunk_article(item.id, item.text, max_chars=max_chunk_chars)
+            if not chunks:
+                report.skipped.append(Skip(item.path or item.id, "no text to index"))
+                continue
+            if verdict == "added":
+                report.added += 1
+            else:
+                report.updated += 1
+                replace.extend(verdict[1])
+                also = store.article_meta([item.id]).get(item.id, {}).get(COPIES_FIELD)
+                if also:
+                    carried[item.id] = also
+            seen_hashes[item.hash] = item.id
+            pending.append((item, chunks, verdict == "added"))
+            if sum(len(c) for _, c, _ in pending) >= batch_chunks:
+                flush()
         flush()
     finally:
         if bar is not None:
             bar.close()
     report.articles, report.chunks = store.counts()
     return report
+
+
+def _original_of(
+    sh: frozenset[int], centroid: np.ndarray, store: Store, fresh: list[tuple[Article, frozenset[int], np.ndarray]]
+) -> tuple[str, str | None, float] | None:
+    """The indexed (or just-read) article this text is a near-identical copy of: (id, outlet, resemblance)."""
+    best: tuple[str, str | None, float] | None = None
+    candidates = [(a.id, a.source, other) for a, other, c in fresh if float(c @ centroid) >= CANDIDATE_SIMILARITY]
+    for aid, sim, meta, text in store.similar_articles(centroid, CANDIDATES):
+        if sim >= CANDIDATE_SIMILARITY:
+            candidates.append((aid, meta.get("source"), shingles(text)))
+    for aid, source, other in candidates:
+        r = resemblance(sh, other)
+        if r >= THRESHOLD and (best is None or r > best[2]):
+            best = (aid, source, r)
+    return best
 
 
 def _classify(article: Article, store: Store, seen: dict[str, str]) -> str | tuple[str, list[str]] | Skip:
@@ -146,4 +256,4 @@ def _classify(article: Article, store: Store, seen: dict[str, str]) -> str | tup
     return "added"
 
 
-__all__ = ["embedding_text", "ingest_paths"]
+__all__ = ["embedding_text", "ingest_items", "ingest_paths"]

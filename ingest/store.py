@@ -256,6 +256,27 @@ class Store:
         got = self.articles.get(include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"]))
 
+    def similar_articles(self, centroid: np.ndarray, k: int) -> list[tuple[str, float, dict[str, Any], str]]:
+        """Articles whose chunk centroid is nearest `centroid`: (id, cosine similarity, metadata, text)."""
+        total = self.articles.count()
+        if total == 0:
+            return []
+        res = self.articles.query(
+            query_embeddings=[np.asarray(centroid, dtype=np.float32)],
+            n_results=min(k, total),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (aid, 1.0 - dist, meta, doc)
+            for aid, dist, meta, doc in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], res["documents"][0])
+        ]
+
+    def update_article_meta(self, article_id: str, fields: dict[str, Any]) -> None:
+        """Merge `fields` into an article record's metadata (its text, chunks and vectors stay)."""
+        with self._write_lock:
+            self.articles.update(ids=[article_id], metadatas=[_clean_meta(fields)])
+            self._touch()
+
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Passage]:
         """Nearest chunks to `vector`, best first; leftovers of interrupted writes are dropped."""
         total = self.chunks.count()
@@ -357,6 +378,7 @@ def _article_meta(article: Article) -> dict[str, Any]:
         "url": article.url,
         "published_at": article.published_at,
         "day": _day(article.published_at),
+        "author": article.author,
     }
 
 
