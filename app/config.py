@@ -21,6 +21,8 @@ class Settings:
     chroma_url: str | None = None  # NEWSQA_CHROMA_URL: use a Chroma server instead of the embedded store
     llm: str = "llamacpp"  # NEWSQA_LLM: llamacpp | llamacpp:/path.gguf | openai:<model>
     llm_base_url: str | None = None  # NEWSQA_LLM_BASE_URL (else OPENAI_BASE_URL)
+    llm_timeout: float = 60.0  # NEWSQA_LLM_TIMEOUT: seconds to wait for the model server's reply (or next piece)
+    llm_retries: int = 2  # NEWSQA_LLM_RETRIES: extra attempts, with backoff, when the model server is unreachable
     mode: str = "extractive"  # NEWSQA_MODE: extractive | generative
     top_k: int = 6  # NEWSQA_TOP_K: passages retrieved per question
     host: str = "127.0.0.1"  # NEWSQA_HOST
@@ -38,8 +40,10 @@ class Settings:
             value = arg if arg is not None else (env if env not in (None, "") else None)
             if value is None:
                 continue
-            if f.name in {"top_k", "port"}:
+            if f.name in {"top_k", "port", "llm_retries"}:
                 value = int(value)
+            elif f.name == "llm_timeout":
+                value = float(value)
             elif f.name in {"data_dir", "seeds"}:
                 value = Path(value).expanduser()
             values[f.name] = value

@@ -134,6 +134,34 @@ def _release_dir_lock(key: str) -> None:
             os.close(fd)
 
 
+class _ServerCollection:
+    """A collection on a Chroma server: a lost connection becomes a StoreError naming the server.
+
+    The HTTP client reconnects on its own, so once the server is back the next call works.
+    """
+
+    def __init__(self, collection: Any, url: str) -> None:
+        self._collection, self._url = collection, url
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            import httpx
+
+            try:
+                return attr(*args, **kwargs)
+            except httpx.TransportError as e:
+                raise StoreError(
+                    f"Lost the Chroma server at {self._url} ({type(e).__name__}: {e}). Check that `chroma run` "
+                    "is up and reachable; newsqa reconnects by itself once it is back."
+                ) from e
+
+        return call
+
+
 class Store:
     """Chunks, vectors and articles in Chroma: embedded under `path`, or on a server at `url`."""
 
@@ -191,6 +219,8 @@ class Store:
         except StoreError:
             self.close()
             raise
+        if url and client is None:
+            self.chunks, self.articles, self.state = (_ServerCollection(c, url) for c in (self.chunks, self.articles, self.state))
         self._write_lock = threading.RLock()
 
     def _collection(self, name: str, wanted: dict[str, Any]):
