@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -71,8 +72,7 @@ def _window(query: str, today: date | str | None, filters: Filters) -> Filters |
     """The relative-date window of the question within the hard filters, or None."""
     if today is None:
         return None
-    day = date.fromisoformat(today[:10]) if isinstance(today, str) else today
-    window = resolve_relative_dates(query, day)
+    window = resolve_relative_dates(query, _as_date(today))
     if not window:
         return None
     return Filters(
@@ -82,19 +82,51 @@ def _window(query: str, today: date | str | None, filters: Filters) -> Filters |
     )
 
 
+# Questions about the present state of things: newer articles are more likely to hold the answer.
+_CURRENT = re.compile(
+    r"\b(latest|currently|current|now|still|recent|recently|newest|most recent|so far|to date|as of)\b"
+)
+
+
+Reranker = Callable[[str, list[Passage]], list[Passage]]
+
+
 class Retriever:
-    """Hybrid search: dense and BM25 lists fused by reciprocal rank, one or two chunks per article."""
+    """Hybrid search: dense and BM25 lists fused by reciprocal rank, a few chunks per article.
+
+    Three ranked lists are fused: dense chunks (MiniLM in Chroma), BM25 chunks, and BM25 articles
+    (each article's text as one document, standing in for its best chunk), so an article that is
+    relevant as a whole is not lost when its facts are spread over several chunks. A small
+    fusion constant (10, not the customary 60) lets a first place in one list count: measured on
+    the dev questions of ../shared/eval (BENCHMARKS.md). Near-duplicate passages are collapsed.
+
+    Args:
+        store: the index.
+        keyword: the keyword index (built from the store when absent).
+        depth: candidates taken from each list.
+        rrf_k: the reciprocal-rank-fusion constant.
+        per_article: at most this many chunks of one article.
+        dense_weight / keyword_weight / article_weight: weights of the lists in the fusion.
+        recency_weight: weight of the extra searches limited to the question's relative-date
+            window ("this week"), and of the newness prior for "latest"/"currently" questions.
+        duplicate_jaccard: passages whose term sets overlap this much are one passage.
+        reranker: an optional second stage, `(query, passages) -> passages`, given the
+            fused candidates (best first) and returning them reordered.
+    """
 
     def __init__(
         self,
         store: Store,
         keyword: KeywordIndex | None = None,
         depth: int = 40,
-        rrf_k: int = 60,
+        rrf_k: int = 10,
         per_article: int = 2,
         dense_weight: float = 1.0,
         keyword_weight: float = 1.0,
+        article_weight: float = 1.0,
         recency_weight: float = 1.0,
+        duplicate_jaccard: float = 0.8,
+        reranker: Reranker | None = None,
     ) -> None:
         self.store = store
         self.keyword = keyword if keyword is not None else KeywordIndex()
@@ -103,7 +135,10 @@ class Retriever:
         self.per_article = per_article
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
+        self.article_weight = article_weight
         self.recency_weight = recency_weight
+        self.duplicate_jaccard = duplicate_jaccard
+        self.reranker = reranker
 
     def retrieve(
         self, query: str, k: int = 6, filters: Filters | None = None, *, today: date | str | None = None
@@ -115,42 +150,114 @@ class Retriever:
             k: passages to return.
             filters: hard limits (dates, outlets), applied in the store and keyword queries.
             today: the date the question is asked on; relative dates in the question
-                ("yesterday", "this week") then favour articles of that window without excluding others.
+                ("yesterday", "this week") then favour articles of that window, and "latest" or
+                "currently" favours newer articles, without excluding others.
         """
         filters = filters or Filters()
         vector = self.store.embedder.embed([query])[0]
         self.keyword.sync(self.store)
-        scores: dict[str, float] = {}
-        passages: dict[str, Passage] = {}
+        fused = Fusion(self.rrf_k)
         searches = [(filters, 1.0)]
         window = _window(query, today, filters)
         if window is not None:
             searches.append((window, self.recency_weight))
         for limits, weight in searches:
+            allow = limits.allows if limits else None
             dense = self.store.query(vector, self.depth, where=limits.where())
-            sparse_hits = self.keyword.search(query, self.depth, allow=limits.allows if limits else None)
-            for rank, p in enumerate(dense):
-                passages.setdefault(p.chunk_id, p)
-                scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + weight * self.dense_weight / (self.rrf_k + rank + 1)
-            for rank, (cid, _) in enumerate(sparse_hits):
-                if cid not in passages:
-                    doc, meta = self.keyword.get(cid)
-                    passages[cid] = passage_from_record(cid, doc, meta, 0.0)
-                scores[cid] = scores.get(cid, 0.0) + weight * self.keyword_weight / (self.rrf_k + rank + 1)
-        ranked = sorted(scores, key=lambda c: -scores[c])
-        out: list[Passage] = []
-        per_article: dict[str, int] = {}
-        seen_text: set[str] = set()
-        for cid in ranked:
-            p = passages[cid]
-            key = " ".join(p.text.lower().split())
-            if key in seen_text or per_article.get(p.article_id, 0) >= self.per_article:
+            fused.add_chunks([p.chunk_id for p in dense], weight * self.dense_weight, dense)
+            hits = self.keyword.search(query, self.depth, allow=allow)
+            fused.add_chunks([cid for cid, _ in hits], weight * self.keyword_weight)
+            articles = self.keyword.search_articles(query, self.depth, allow=allow)
+            fused.add_articles([(aid, cid) for aid, _, cid in articles], weight * self.article_weight)
+        if today is not None and _CURRENT.search(fold(query)):
+            fused.add_prior(self._newness(fused, today), self.recency_weight)
+        ranked = fused.ranked(self._passage)
+        if self.reranker is not None:
+            ranked = self.reranker(query, ranked[: max(4 * k, 20)])
+        return self._select(ranked, k)
+
+    def _passage(self, chunk_id: str) -> Passage:
+        doc, meta = self.keyword.get(chunk_id)
+        return passage_from_record(chunk_id, doc, meta, 0.0)
+
+    def _newness(self, fused: Fusion, today: date | str) -> dict[str, float]:
+        """Each candidate's closeness to `today`, 1.0 for today, halving every 30 days."""
+        day = _as_date(today)
+        out = {}
+        for cid in fused.candidates():
+            meta = self.keyword.get(cid)[1]
+            published = meta.get("published_at")
+            if not published:
                 continue
-            seen_text.add(key)
+            try:
+                age = (day - date.fromisoformat(published[:10])).days
+            except ValueError:
+                continue
+            out[cid] = 0.5 ** (max(age, 0) / 30.0) if age >= -1 else 0.0
+        return out
+
+    def _select(self, ranked: list[Passage], k: int) -> list[Passage]:
+        """The best k, at most `per_article` per article, near-duplicates collapsed."""
+        out: list[Passage] = []
+        kept_terms: list[set[str]] = []
+        per_article: dict[str, int] = {}
+        for p in ranked:
+            if per_article.get(p.article_id, 0) >= self.per_article:
+                continue
+            words = set(self.keyword.chunk_terms(p.chunk_id)) or set(p.text.lower().split())
+            if any(_jaccard(words, w) >= self.duplicate_jaccard for w in kept_terms):
+                continue
+            kept_terms.append(words)
             per_article[p.article_id] = per_article.get(p.article_id, 0) + 1
-            p.score = scores[cid]
             out.append(p)
             if len(out) >= k:
                 break
         return out
 
+
+class Fusion:
+    """Weighted reciprocal-rank fusion of chunk lists and article lists.
+
+    An article list ranks articles, each with the chunk that stands for it; its score goes to
+    that chunk. A prior adds `weight * value / (rrf_k + 1)` per chunk, i.e. at most what a
+    first place in one list is worth.
+    """
+
+    def __init__(self, rrf_k: int = 10) -> None:
+        self.rrf_k = rrf_k
+        self.scores: dict[str, float] = {}
+        self.known: dict[str, Passage] = {}
+
+    def add_chunks(self, chunk_ids: list[str], weight: float, passages: list[Passage] | None = None) -> None:
+        for p in passages or []:
+            self.known.setdefault(p.chunk_id, p)
+        for rank, cid in enumerate(chunk_ids):
+            self.scores[cid] = self.scores.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
+
+    def add_articles(self, ranked: list[tuple[str, str]], weight: float) -> None:
+        self.add_chunks([cid for _, cid in ranked], weight)
+
+    def add_prior(self, values: dict[str, float], weight: float) -> None:
+        for cid, v in values.items():
+            if cid in self.scores:
+                self.scores[cid] += weight * v / (self.rrf_k + 1)
+
+    def candidates(self) -> list[str]:
+        return list(self.scores)
+
+    def ranked(self, load: Callable[[str], Passage]) -> list[Passage]:
+        """Candidates best first, as passages carrying their fused score."""
+        out = []
+        for cid in sorted(self.scores, key=lambda c: -self.scores[c]):
+            p = self.known.get(cid) or load(cid)
+            p.score = self.scores[cid]
+            out.append(p)
+        return out
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value

@@ -33,6 +33,9 @@ class KeywordIndex:
         self._ids: list[str] = []
         self._vocab: dict[str, int] = {}
         self._df: np.ndarray = np.zeros(0)
+        self._article_matrix: sparse.csc_matrix | None = None
+        self._article_ids: list[str] = []
+        self._article_rows: list[np.ndarray] = []
         self._lock = threading.RLock()
         self._article_terms: dict[str, set[str]] = {}
         self.stamp: Any = None
@@ -42,21 +45,28 @@ class KeywordIndex:
 
     def add(self, chunk_id: str, doc: str, meta: dict[str, Any]) -> None:
         with self._lock:
-            self._docs[chunk_id] = (Counter(terms(keyword_text(doc, meta))), meta, doc)
+            self._docs[chunk_id] = _entry(doc, meta)
             self._matrix = None
             self._article_terms.clear()
 
     def remove_article(self, article_id: str) -> None:
         with self._lock:
-            for cid in [c for c, (_, m, _) in self._docs.items() if m.get("article_id") == article_id]:
+            for cid in [c for c, entry in self._docs.items() if entry[1].get("article_id") == article_id]:
                 del self._docs[cid]
             self._matrix = None
             self._article_terms.clear()
 
     def get(self, chunk_id: str) -> tuple[str, dict[str, Any]]:
         """(text, metadata) of an indexed chunk."""
-        _, meta, doc = self._docs[chunk_id]
+        _, meta, doc, _ = self._docs[chunk_id]
         return doc, meta
+
+    def chunk_terms(self, chunk_id: str) -> set[str]:
+        """The terms of an indexed chunk's text (without its header); empty if unknown."""
+        entry = self._docs.get(chunk_id)
+        if entry is None:
+            return set()
+        return entry[0].keys() - entry[3].keys()
 
     def article_terms(self, article_id: str) -> set[str]:
         """Every term of an article's chunks (with its title, outlet and date)."""
@@ -64,7 +74,7 @@ class KeywordIndex:
             cached = self._article_terms.get(article_id)
             if cached is None:
                 cached = set()
-                for counts, meta, _ in self._docs.values():
+                for counts, meta, _, _ in self._docs.values():
                     if meta.get("article_id") == article_id:
                         cached |= counts.keys()
                 self._article_terms[article_id] = cached
@@ -81,7 +91,7 @@ class KeywordIndex:
             for cid, doc, meta in store.iter_chunks():
                 if meta.get("article_id") not in live:
                     continue
-                self._docs[cid] = (Counter(terms(keyword_text(doc, meta))), meta, doc)
+                self._docs[cid] = _entry(doc, meta)
             self._matrix = None
             self._article_terms.clear()
             self.stamp = stamp
@@ -93,27 +103,48 @@ class KeywordIndex:
             self._article_terms.clear()
 
     def _build(self) -> None:
-        vocab: dict[str, int] = {}
-        rows, cols, tfs, lengths = [], [], [], []
         self._ids = list(self._docs)
+        vocab: dict[str, int] = {}
+        self._matrix, self._df = self._bm25([self._docs[c][0] for c in self._ids], vocab)
+        # Articles as one document each: the header (title, outlet, date) once, then every chunk.
+        rows: dict[str, list[int]] = {}
         for r, cid in enumerate(self._ids):
-            counts = self._docs[cid][0]
+            rows.setdefault(self._docs[cid][1].get("article_id"), []).append(r)
+        self._article_ids = list(rows)
+        self._article_rows = [np.asarray(rows[a], dtype=np.int64) for a in self._article_ids]
+        article_counts = []
+        for a in self._article_ids:
+            total: Counter = Counter()
+            first = self._docs[self._ids[rows[a][0]]]
+            for r in rows[a]:
+                full, _, _, header = self._docs[self._ids[r]]
+                total.update(full)
+                total.subtract(header)
+            total.update(first[3])
+            article_counts.append(+total)
+        self._article_matrix, _ = self._bm25(article_counts, vocab)
+        self._vocab = vocab
+
+    def _bm25(self, docs: list[Counter], vocab: dict[str, int]) -> tuple[sparse.csc_matrix, np.ndarray]:
+        """BM25 term weights of `docs` (rows) over `vocab` (grown in place), and document frequencies."""
+        rows, cols, tfs, lengths = [], [], [], []
+        for r, counts in enumerate(docs):
             lengths.append(sum(counts.values()))
             for t, n in counts.items():
                 rows.append(r)
                 cols.append(vocab.setdefault(t, len(vocab)))
                 tfs.append(n)
-        n_docs = len(self._ids)
+        n_docs = len(docs)
         lengths_arr = np.asarray(lengths, dtype=np.float64)
         avg = lengths_arr.mean() if n_docs else 1.0
         rows_arr = np.asarray(rows, dtype=np.int64)
+        cols_arr = np.asarray(cols, dtype=np.int64)
         tf = np.asarray(tfs, dtype=np.float64)
-        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocab)).astype(np.float64)
+        df = np.bincount(cols_arr, minlength=len(vocab)).astype(np.float64)
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         norm = self.k1 * (1 - self.b + self.b * lengths_arr[rows_arr] / max(avg, 1e-9)) if n_docs else tf
-        weights = idf[np.asarray(cols, dtype=np.int64)] * tf * (self.k1 + 1) / (tf + norm)
-        self._matrix = sparse.csc_matrix((weights, (rows_arr, cols)), shape=(n_docs, len(vocab)))
-        self._vocab, self._df = vocab, df
+        weights = idf[cols_arr] * tf * (self.k1 + 1) / (tf + norm)
+        return sparse.csc_matrix((weights, (rows_arr, cols_arr)), shape=(n_docs, len(vocab))), df
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of an (already stemmed) term; unseen terms get the maximum."""
@@ -122,25 +153,65 @@ class KeywordIndex:
                 self._build()
             n = len(self._ids)
             j = self._vocab.get(term)
-            df = self._df[j] if j is not None else 0.0
+            df = self._df[j] if j is not None and j < len(self._df) else 0.0
             return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+
+    def query_terms(self, query: str) -> list[str]:
+        """The index terms a query searches for."""
+        # Other spellings of the query's names count too (Deir ez-Zor finds Deir Ezzor).
+        return list(dict.fromkeys(expand_terms(terms(query))))
+
+    def _scores(self, matrix: sparse.csc_matrix, query: str) -> np.ndarray | None:
+        cols = [self._vocab[t] for t in self.query_terms(query) if t in self._vocab]
+        if not cols or matrix.shape[0] == 0:
+            return None
+        return np.asarray(matrix[:, cols].sum(axis=1)).ravel()
 
     def search(self, query: str, k: int, allow: Any = None) -> list[tuple[str, float]]:
         """Top-k (chunk_id, score); `allow(meta) -> bool` filters by metadata."""
         with self._lock:
             if self._matrix is None:
                 self._build()
-            # Other spellings of the query's names count too (Deir ez-Zor finds Deir Ezzor).
-            cols = [self._vocab[t] for t in set(expand_terms(terms(query))) if t in self._vocab]
-            if not cols or not self._ids:
+            scores = self._scores(self._matrix, query)
+            if scores is None:
                 return []
-            scores = np.asarray(self._matrix[:, cols].sum(axis=1)).ravel()
-            order = np.argsort(-scores)
+            return [(self._ids[i], s) for i, s in _top(scores, k, allow, lambda i: self._docs[self._ids[i]][1])]
+
+    def search_articles(self, query: str, k: int, allow: Any = None) -> list[tuple[str, float, str]]:
+        """Top-k articles scored as whole documents: (article_id, score, best chunk id)."""
+        with self._lock:
+            if self._matrix is None:
+                self._build()
+            scores = self._scores(self._article_matrix, query)
+            if scores is None:
+                return []
+            chunk_scores = self._scores(self._matrix, query)
             out = []
-            for i in order:
-                if scores[i] <= 0 or len(out) >= k:
-                    break
-                cid = self._ids[i]
-                if allow is None or allow(self._docs[cid][1]):
-                    out.append((cid, float(scores[i])))
+            for i, s in _top(scores, k, allow, lambda i: self._docs[self._ids[self._article_rows[i][0]]][1]):
+                rows = self._article_rows[i]
+                best = rows[int(np.argmax(chunk_scores[rows]))] if chunk_scores is not None else rows[0]
+                out.append((self._article_ids[i], s, self._ids[best]))
             return out
+
+
+def _top(scores: np.ndarray, k: int, allow: Any, meta_of: Any) -> list[tuple[int, float]]:
+    """(row, score) of the k best positive scores whose metadata `allow` accepts."""
+    if allow is None:
+        n = min(k, len(scores))
+        part = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        order = part[np.argsort(-scores[part])]
+    else:
+        order = np.argsort(-scores)
+    out = []
+    for i in order:
+        if scores[i] <= 0 or len(out) >= k:
+            break
+        if allow is None or allow(meta_of(i)):
+            out.append((int(i), float(scores[i])))
+    return out
+
+
+def _entry(doc: str, meta: dict[str, Any]) -> tuple[Counter, dict[str, Any], str, Counter]:
+    """(terms of the chunk with its header, metadata, text, terms of the header alone)."""
+    header = Counter(terms(keyword_text("", meta)))
+    return Counter(terms(doc)) + header, meta, doc, header
