@@ -14,6 +14,7 @@ from ingest.chunking import split_sentences
 from ingest.keyword import KeywordIndex
 from ingest.store import Passage
 from ingest.terms import QUESTION_WORDS, fold, numbers, terms, words
+from ingest.variants import covered_terms
 
 from .models import AnswerSentence, Citation
 
@@ -153,6 +154,8 @@ class EvidenceScorer:
         for e, d in zip(evidence, dense):
             s_terms = set(terms(e.text))
             context = self._context_terms(e.passage)
+            # An article naming "Deir Ezzor" is about "Dayr az-Zawr" (topic credit; a copy, not the cache).
+            context = context | covered_terms(q_terms, context)
             e.dense = float(d)
             e.focus = self._weighted(focus, s_terms)
             e.lexical = self._weighted(q_terms, s_terms, context, t.topic_credit) if topic else e.focus
@@ -179,6 +182,7 @@ class EvidenceScorer:
         for p in passages:
             text = " ".join(x for x in (p.title, p.source, p.published_at, p.text) if x)
             found |= set(terms(text)) | numbers(text) | set(words(text))
+        found |= covered_terms(terms(question), found)  # "Dayr az-Zawr" is in a text saying "Deir Ezzor"
         return sum(1 for k in keys if k in found) / len(keys)
 
 

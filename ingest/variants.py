@@ -146,4 +146,18 @@ def expand_terms(query_terms: list[str]) -> list[str]:
     return current_variants().expand(query_terms)
 
 
-__all__ = ["Variants", "VariantsError", "current_variants", "expand_terms", "load_variants", "parse_variants", "variant_files"]
+def covered_terms(query_terms: list[str], found: set[str]) -> set[str]:
+    """Terms of the query's names that `found` holds under another spelling.
+
+    For matchers that ask "is this name in the text?": "dayr" counts as present in a text that
+    says "Deir Ezzor". Returns the terms of every spelling of each name whose one spelling is
+    wholly in `found`.
+    """
+    covered: set[str] = set()
+    for group in current_variants().spellings_of(query_terms):
+        if any(set(phrase) <= found for phrase in group):
+            covered.update(t for phrase in group for t in phrase)
+    return covered
+
+
+__all__ = ["Variants", "VariantsError", "covered_terms", "current_variants", "expand_terms", "load_variants", "parse_variants", "variant_files"]

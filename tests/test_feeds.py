@@ -285,6 +285,9 @@ def test_deir_ez_zor_finds_the_seed_article(seeded) -> None:
     assert not answer.abstained
     assert "less than half the city" in answer.text
     assert answer.citations[0].article_id == seed_id
+    # A spelling the article never uses still finds and answers from it.
+    siege = seeded.ask("How long was the siege of Dayr az-Zawr?")
+    assert not siege.abstained and "three-year" in siege.text
 
 
 def test_variants_are_data_users_extend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
