@@ -110,6 +110,8 @@ class Retriever:
         recency_weight: weight of the extra searches limited to the question's relative-date
             window ("this week"), and of the newness prior for "latest"/"currently" questions.
         duplicate_jaccard: passages whose term sets overlap this much are one passage.
+        news_weight: weight of the newness prior for any question with a `today` (news asked
+            about on a date is usually recent news); 0 turns it off.
         reranker: an optional second stage, `(query, passages) -> passages`, given the
             fused candidates (best first) and returning them reordered.
     """
@@ -126,6 +128,7 @@ class Retriever:
         article_weight: float = 1.0,
         recency_weight: float = 1.0,
         duplicate_jaccard: float = 0.8,
+        news_weight: float = 0.5,
         reranker: Reranker | None = None,
     ) -> None:
         self.store = store
@@ -138,6 +141,7 @@ class Retriever:
         self.article_weight = article_weight
         self.recency_weight = recency_weight
         self.duplicate_jaccard = duplicate_jaccard
+        self.news_weight = news_weight
         self.reranker = reranker
 
     def retrieve(
@@ -169,8 +173,10 @@ class Retriever:
             fused.add_chunks([cid for cid, _ in hits], weight * self.keyword_weight)
             articles = self.keyword.search_articles(query, self.depth, allow=allow)
             fused.add_articles([(aid, cid) for aid, _, cid in articles], weight * self.article_weight)
-        if today is not None and _CURRENT.search(fold(query)):
-            fused.add_prior(self._newness(fused, today), self.recency_weight)
+        if today is not None:
+            prior = self.recency_weight if _CURRENT.search(fold(query)) else self.news_weight
+            if prior:
+                fused.add_prior(self._newness(fused, today), prior)
         ranked = fused.ranked(self._passage)
         if self.reranker is not None:
             ranked = self.reranker(query, ranked[: max(4 * k, 20)])
