@@ -107,10 +107,17 @@ def decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        # Legacy single-byte text (Latin-1 / Windows-1252) is common in old archives.
-        text = data.decode("cp1252", errors="replace")
-        if text.count("\ufffd") > len(text) // 100 + 1:
-            raise LoadError("not UTF-8, UTF-16 or Windows-1252 text") from None
+        mostly = data.decode("utf-8-sig", errors="replace")
+        bad = mostly.count("\ufffd")
+        if sum(1 for c in mostly if ord(c) > 127) - bad >= bad:
+            # UTF-8 with a few damaged bytes: keep its accents rather than misread them all as
+            # Windows-1252 (only the damaged bytes become U+FFFD).
+            text = mostly
+        else:
+            # Legacy single-byte text (Latin-1 / Windows-1252) is common in old archives.
+            text = data.decode("cp1252", errors="replace")
+            if text.count("\ufffd") > len(text) // 100 + 1:
+                raise LoadError("not UTF-8, UTF-16 or Windows-1252 text") from None
     sample = text[:8192]
     controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f")
     if controls > len(sample) // 20:
@@ -121,11 +128,27 @@ def decode(data: bytes) -> str:
 def _clean(text: str) -> str:
     """Normalise line ends and drop control characters other than newline and tab."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Lone surrogates (JSON can spell them, "\\ud800") cannot be stored or hashed as UTF-8.
+    text = re.sub(r"[\ud800-\udfff]", "\ufffd", text)
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
 
 
+# A run this long without a space is a base64 blob, a hex dump or minified code, not prose: it
+# would fill chunks with noise (a 5 MB one, thousands of them), so it is left out of the article.
+_RUN = re.compile(r"[!-~]{1000,}")
+
+
+def _readable(text: str) -> str:
+    """The article text without over-long runs; LoadError if nothing else is left."""
+    kept = _RUN.sub(" ", text).strip() if len(text) >= 1000 else text.strip()
+    if text.strip() and not kept:
+        longest = max(len(m.group()) for m in _RUN.finditer(text))
+        raise LoadError(f"no readable text (a run of {longest:,} characters without spaces)")
+    return kept
+
+
 def _article(path: Path, text: str, **meta: str | None) -> Article:
-    text = text.strip()
+    text = _readable(text)
     if not text:
         raise LoadError("empty file (no text)")
     return make_article(text=text, path=str(path), **meta)
@@ -259,9 +282,13 @@ def _record(path: Path, where: str, obj: object, columns: dict[str, str] | None 
     text = obj.get("text")
     if not isinstance(text, str) or not text.strip():
         return Skip(f"{path}:{where}", "record has no 'text'")
-    meta = {k: (str(obj[k]) if obj.get(k) is not None else None) for k in _RECORD_FIELDS}
+    meta = {k: (_clean(str(obj[k])) if obj.get(k) is not None else None) for k in _RECORD_FIELDS}
     meta["published_at"] = meta["published_at"] or (str(obj["date"]) if obj.get("date") else None)
-    return make_article(text=_clean(text).strip(), path=f"{path}:{where}", **meta)
+    try:
+        text = _readable(_clean(text))
+    except LoadError as e:
+        return Skip(f"{path}:{where}", str(e))
+    return make_article(text=text, path=f"{path}:{where}", **meta)
 
 
 def _load_json(path: Path, text: str, columns: dict[str, str] | None = None) -> Iterator[Article | Skip]:

@@ -162,6 +162,58 @@ class _ServerCollection:
         return call
 
 
+class _LocalCollection:
+    """A collection of the embedded store: a failure inside Chroma becomes a StoreError that says
+    how to rebuild, instead of a raw Chroma/Rust error or a silently empty answer."""
+
+    def __init__(self, collection: Any, root: Path) -> None:
+        self._collection, self._root = collection, root
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except StoreError:
+                raise
+            except (ValueError, TypeError):
+                raise  # our own bad arguments, not a damaged index
+            except BaseException as e:
+                # A Rust panic inside Chroma arrives as pyo3's PanicException, a BaseException.
+                if isinstance(e, KeyboardInterrupt | SystemExit | GeneratorExit):
+                    raise
+                raise StoreError(damaged_message(self._root, e)) from e
+
+        return call
+
+
+def damaged_message(root: Path | None, error: BaseException) -> str:
+    """The error for an index that cannot be read: what failed and the command that rebuilds it."""
+    if root is None:
+        return (
+            f"The index on the Chroma server is damaged or unreadable ({type(error).__name__}: {error}). "
+            "Rebuild it: start the server on a fresh `--path` and run `newsqa ingest PATH...` from your articles."
+        )
+    return (
+        f"The index in {root} is damaged or unreadable ({type(error).__name__}: {error}). Move it aside "
+        f"(`mv {root} {root}.broken`) and rebuild it with `newsqa ingest PATH...` from your articles."
+    )
+
+
+def _check_layout(root: Path) -> None:
+    """Refuse a half-present index: Chroma would silently start an empty one next to the old vectors."""
+    chroma = root / "chroma"
+    if not chroma.is_dir():
+        return
+    db = chroma / "chroma.sqlite3"
+    segments = [p for p in chroma.iterdir() if p.is_dir() and len(p.name) == 36 and p.name.count("-") == 4]
+    if segments and (not db.is_file() or db.stat().st_size == 0):
+        raise StoreError(damaged_message(root, FileNotFoundError(f"{db} is missing or empty but vector files remain")))
+
+
 class Store:
     """Chunks, vectors and articles in Chroma: embedded under `path`, or on a server at `url`."""
 
@@ -177,6 +229,7 @@ class Store:
 
         self.embedder = embedder
         self._lock_key: str | None = None
+        self._root = Path(path) if path is not None else None  # the embedded index's folder, for messages
         settings = Settings(anonymized_telemetry=False)
         if client is not None:
             self.client = client
@@ -203,7 +256,11 @@ class Store:
             root = Path(path)
             self._lock_key = _acquire_dir_lock(root)
             try:
+                _check_layout(root)
                 self.client = chromadb.PersistentClient(path=str(root / "chroma"), settings=settings)
+            except StoreError:
+                _release_dir_lock(self._lock_key)
+                raise
             except Exception as e:
                 _release_dir_lock(self._lock_key)
                 raise StoreError(
@@ -221,6 +278,13 @@ class Store:
             raise
         if url and client is None:
             self.chunks, self.articles, self.state = (_ServerCollection(c, url) for c in (self.chunks, self.articles, self.state))
+        elif client is None:
+            self.chunks, self.articles, self.state = (_LocalCollection(c, root) for c in (self.chunks, self.articles, self.state))
+            try:
+                self._check_vectors()
+            except StoreError:
+                self.close()
+                raise
         self._write_lock = threading.RLock()
 
     def _collection(self, name: str, wanted: dict[str, Any]):
@@ -239,12 +303,32 @@ class Store:
         have = {k: meta.get(k) for k in wanted}
         if have != wanted:
             raise StoreError(
-                f"The index was built with {have.get('model')} ({have.get('dim')} dimensions, schema "
+                f"The index{f' in {self._root}' if self._root else ''} was built with {have.get('model')} ({have.get('dim')} dimensions, schema "
                 f"{have.get('schema')}), but this newsqa uses {wanted['model']} ({wanted['dim']} "
                 f"dimensions, schema {wanted['schema']}). Rebuild it: point NEWSQA_DATA_DIR at a new "
                 "folder (or move the old one aside) and run `newsqa ingest PATH...`."
             )
         return col
+
+    def _check_vectors(self) -> None:
+        """Find a few stored vectors again by vector search.
+
+        Chroma keeps vectors in its own segment files next to the SQLite database; when they are
+        truncated or lost, reads of the database still work and searches return nothing or fail
+        later. Probing spread-out records here turns that into an error at open.
+        """
+        for col in (self.chunks, self.articles):
+            n = col.count()
+            if n == 0:
+                continue
+            vectors = []
+            for offset in sorted({0, n // 3, (2 * n) // 3, n - 1}):
+                got = col.get(limit=1, offset=offset, include=["embeddings"])
+                if got["embeddings"] is not None and len(got["embeddings"]):
+                    vectors.append(got["embeddings"][0])
+            found = col.query(query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=1, include=["distances"]) if vectors else None
+            if found is None or any(not d or d[0] > 1e-3 for d in found["distances"]):
+                raise StoreError(damaged_message(self._root, LookupError(f"stored vectors of {col.name!r} are not found by search")))
 
     def close(self) -> None:
         if self._lock_key:
@@ -318,6 +402,9 @@ class Store:
             where=where or None,
             include=["documents", "metadatas", "distances"],
         )
+        if not res["ids"][0] and not where:
+            # Records exist but vector search finds none of them: the vector files are gone.
+            raise StoreError(damaged_message(self._root, LookupError("vector search returned nothing")))
         passages = [
             passage_from_record(cid, doc, meta, 1.0 - dist)
             for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
@@ -398,6 +485,41 @@ class Store:
             for aid in orphans:
                 self.chunks.delete(where={"article_id": aid})
             return len(orphans)
+
+    def verify(self, page: int = 1000) -> list[str]:
+        """Check that the index agrees with itself; returns the problems found (empty when sound).
+
+        Every article record's chunk count matches its chunks, no chunk lacks its article record
+        (an interrupted write the next ingest would remove), no text is stored twice, and every
+        chunk's vector is found again by vector search.
+        """
+        articles = self.all_articles()
+        problems: list[str] = []
+        per_article: dict[str, int] = {}
+        lost_vectors = offset = 0
+        while True:
+            got = self.chunks.get(include=["metadatas", "embeddings"], limit=page, offset=offset)
+            if not got["ids"]:
+                break
+            for meta in got["metadatas"]:
+                per_article[meta["article_id"]] = per_article.get(meta["article_id"], 0) + 1
+            found = self.chunks.query(query_embeddings=np.asarray(got["embeddings"], dtype=np.float32), n_results=1, include=["distances"])
+            lost_vectors += sum(1 for d in found["distances"] if not d or d[0] > 1e-3)
+            offset += len(got["ids"])
+        for aid, meta in articles.items():
+            if per_article.get(aid, 0) != meta.get("n_chunks"):
+                problems.append(f"article {aid!r} has {per_article.get(aid, 0)} chunks, its record says {meta.get('n_chunks')}")
+        orphans = sorted(set(per_article) - set(articles))
+        if orphans:
+            n = sum(per_article[a] for a in orphans)
+            problems.append(f"{n} chunks of {len(orphans)} unfinished articles (an interrupted ingest; the next ingest removes them)")
+        by_hash: dict[str, list[str]] = {}
+        for aid, meta in articles.items():
+            by_hash.setdefault(meta.get("hash", aid), []).append(aid)
+        problems += [f"the same text is stored as {', '.join(map(repr, ids))}" for ids in by_hash.values() if len(ids) > 1]
+        if lost_vectors:
+            problems.append(f"{lost_vectors} chunk vectors are not found by vector search")
+        return problems
 
 
 def _article_meta(article: Article) -> dict[str, Any]:
