@@ -8,7 +8,11 @@ of model-written sentences, and the decision to abstain.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+
+import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.keyword import KeywordIndex
@@ -51,7 +55,7 @@ class Tuning:
     dense_weight: float = 0.55
     lexical_weight: float = 0.45
     rank_penalty: float = 0.01
-    min_score: float = 0.35  # below this the best sentence does not answer the question
+    min_score: float = 0.30  # below this the best sentence does not answer the question
     min_key_coverage: float = 0.5  # share of the question's names and numbers the passages must hold
     support_precision: float = 0.75  # share of a model sentence's words its source must hold
     support_dense: float = 0.55
@@ -108,10 +112,37 @@ def key_terms(question: str) -> list[str]:
 class EvidenceScorer:
     """Scores the sentences of retrieved passages against a question."""
 
-    def __init__(self, embedder, keyword: KeywordIndex | None = None, tuning: Tuning | None = None) -> None:
+    def __init__(self, embedder, keyword: KeywordIndex | None = None, tuning: Tuning | None = None, cache_size: int = 50_000) -> None:
         self.embedder = embedder
         self.keyword = keyword
         self.tuning = tuning or Tuning()
+        # Sentence vectors are the cost of scoring; the same passages come back question after
+        # question (follow-ups, popular stories), so recent ones are kept.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """Vectors for sentences, from the cache where possible."""
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self.embedder.embed(missing)
+            with self._cache_lock:
+                for t, v in zip(missing, fresh):
+                    self._cache[t] = v
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        with self._cache_lock:
+            out = []
+            for t in texts:
+                v = self._cache.get(t)
+                if v is None:  # evicted by another thread meanwhile
+                    v = self.embedder.embed([t])[0]
+                else:
+                    self._cache.move_to_end(t)
+                out.append(v)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
     def _idf(self, term: str) -> float:
         if self.keyword is None or len(self.keyword) == 0:
@@ -143,9 +174,8 @@ class EvidenceScorer:
         if not evidence:
             return []
         t = self.tuning
-        vectors = self.embedder.embed([question] + [e.text for e in evidence])
-        q, sv = vectors[0], vectors[1:]
-        dense = sv @ q
+        q = self.embedder.embed([question])[0]
+        dense = self.embed_sentences([e.text for e in evidence]) @ q
         q_terms = [x for x in dict.fromkeys(terms(question)) if x not in QUESTION_WORDS]
         keys = set(terms(" ".join(key_terms(question))))
         topic = [x for x in q_terms if x in keys]
@@ -300,13 +330,18 @@ def citation_for(n: int, group: list[Evidence]) -> Citation:
     )
 
 
+def inert_marks(text: str) -> str:
+    """An article's own "[7]" shown as "(7)", so it can't pass for one of our citation marks."""
+    return re.sub(r"\[(\d{1,3})\]", r"(\1)", text)
+
+
 def extractive(selection: Selection) -> tuple[list[AnswerSentence], list[Citation]]:
-    """Answer sentences quoted from the sources, each group cited once."""
+    """Answer sentences quoted from the sources, each group cited once (the Citation keeps the exact quote)."""
     sentences, citations = [], []
     for n, group in enumerate(selection.groups, start=1):
         citations.append(citation_for(n, group))
         for e in group:
-            sentences.append(AnswerSentence(text=e.text, citations=[n], support="quoted", score=round(e.score, 3)))
+            sentences.append(AnswerSentence(text=inert_marks(e.text), citations=[n], support="quoted", score=round(e.score, 3)))
     return sentences, citations
 
 

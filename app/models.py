@@ -24,6 +24,12 @@ class Citation:
     also_published_by: list[str] = field(default_factory=list)  # outlets that ran the same story (syndicated copies)
 
 
+SUPPORT_LABELS = {
+    "quoted": "quoted word for word from",
+    "supported": "checked against",  # names, numbers and most words found in one cited sentence
+}
+
+
 @dataclass
 class AnswerSentence:
     """A sentence of the answer with the citations that support it and how well they do."""
@@ -75,4 +81,9 @@ class Answer:
             if c.also_published_by:
                 lines.append(f"    also published by {', '.join(c.also_published_by)}")
             lines.append(f"    > {c.quote}")
+        if self.sentences:
+            lines.append("")
+            lines.append("Support:")
+            for i, s in enumerate(self.sentences, start=1):
+                lines.append(f"  {i}. {SUPPORT_LABELS.get(s.support, s.support)} {', '.join(f'[{n}]' for n in s.citations)}")
         return "\n".join(lines)

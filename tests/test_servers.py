@@ -347,7 +347,11 @@ def test_a_killed_model_server_is_a_clear_error_and_a_restarted_one_works_again(
     assert via_server.chat_model is model
     assert model.invoke(PROMPT, **SHORT).content.strip()
     again = via_server.ask("Who controls Deir Ezzor?", mode="generative")
-    assert again.warnings == [] and "less than half the city" in again.text
+    # Which checked sentence the model's answer leads with depends on its wording; what matters
+    # here is that the restarted server answered (no warning) and every quote is real.
+    assert again.warnings == [] and again.citations and not again.abstained
+    text = (Path(__file__).resolve().parent.parent / "seeds" / "000_b5f749c51e8e6818.txt").read_text(encoding="utf-8")
+    assert all(text[c.start : c.end] == c.quote for c in again.citations)
 
 
 # --- servers that misbehave -------------------------------------------------------------------
