@@ -191,8 +191,9 @@ class Retriever:
         day = _as_date(today)
         out = {}
         for cid in fused.candidates():
-            meta = self.keyword.get(cid)[1]
-            published = meta.get("published_at")
+            # Dense hits may be newer than the keyword index (an ingest in progress): use their own metadata.
+            known = fused.known.get(cid)
+            published = known.published_at if known is not None else self.keyword.get(cid)[1].get("published_at")
             if not published:
                 continue
             try:
