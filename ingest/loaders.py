@@ -320,13 +320,7 @@ def _load_jsonl(path: Path, columns: dict[str, str] | None = None) -> Iterator[A
                 reason = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
                 yield Skip(f"{path}:{n}", f"malformed JSON line ({reason})")
                 continue
-            item = _record(path, str(n), obj, columns)
-            if isinstance(item, Article):
-                if item.id in seen:
-                    item = Skip(f"{path}:{n}", f"duplicate id {item.id!r} earlier in this file")
-                else:
-                    seen.add(item.id)
-            yield item
+            yield _first_of_id(_record(path, str(n), obj, columns), seen, f"{path}:{n}")
     if not found:
         yield Skip(str(path), "empty file")
 
@@ -384,16 +378,20 @@ def _load_csv(path: Path, text: str, columns: dict[str, str] | None = None) -> I
         for n, row in enumerate(reader, start=2):
             found = True
             item = _record(path, str(n), {field: row.get(column) for field, column in wanted.items()})
-            if isinstance(item, Article):
-                if item.id in seen:
-                    item = Skip(f"{path}:{n}", f"duplicate id {item.id!r} earlier in this file")
-                else:
-                    seen.add(item.id)
-            yield item
+            yield _first_of_id(item, seen, f"{path}:{n}")
     except csv.Error as e:
         yield Skip(f"{path}:{reader.line_num}", f"malformed CSV ({e}); the rows after it were not read")
     if not found:
         yield Skip(str(path), "CSV file has a header but no rows")
+
+
+def _first_of_id(item: Article | Skip, seen: set[str], where: str) -> Article | Skip:
+    """A record whose id came earlier in the same file is skipped, not silently overwritten."""
+    if isinstance(item, Article):
+        if item.id in seen:
+            return Skip(where, f"duplicate id {item.id!r} earlier in this file")
+        seen.add(item.id)
+    return item
 
 
 def _bounded_lines(f) -> Iterator[bytes | None]:
