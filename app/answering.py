@@ -45,7 +45,9 @@ class Evidence:
     dense: float = 0.0
     lexical: float = 0.0
     focus: float = 0.0  # share of the question's non-name words in this very sentence
-    score: float = 0.0
+    offers: float = 0.0  # 1.0 when the sentence holds something of the kind the question asks for
+    match: float = 0.0  # how well the sentence's words and meaning answer the question
+    score: float = 0.0  # match plus preferences (the outlet, period and kind of answer asked for)
 
 
 @dataclass
@@ -61,36 +63,111 @@ class Tuning:
     support_dense: float = 0.55
     follow_ratio: float = 0.55  # a leaning sentence joins if it scores this share of the best
     second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
+    other_ratio: float = 0.8  # ... and this share when it comes from another article than the best
     max_groups: int = 3
     topic_credit: float = 0.6  # a name found in the sentence's article, not the sentence
-    date_weight: float = 0.15  # bonus when the article's date is in a period the question names
+    date_weight: float = 0.25  # bonus when the article's date is in a period the question names
+    type_weight: float = 0.1  # bonus when the sentence offers the kind of answer asked for (a number, a name)
+    source_weight: float = 0.1  # bonus when the question names the article's outlet ("the TechCrunch report")
+    question_penalty: float = 0.2  # an article's own question ("Why do we celebrate Thanksgiving?") answers nothing
 
 
 _MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), start=1)}
 
 
-def named_periods(question: str) -> list[tuple[int | None, int | None]]:
-    """(year, month) periods the question names: "in October 2017" -> [(2017, 10)], "in 2019" -> [(2019, None)]."""
+def named_periods(question: str) -> list[tuple[int | None, int | None, int | None]]:
+    """(year, month, day) periods the question names: "on October 7, 2023" -> [(2023, 10, 7)],
+    "in October 2017" -> [(2017, 10, None)], "in 2019" -> [(2019, None, None)], "2023-11-24" -> [(2023, 11, 24)]."""
     q = fold(question)
-    out = []
-    for m in re.finditer(r"\b(" + "|".join(_MONTHS) + r")\b(?:\s+(?:of\s+)?(\d{4}))?", q):
-        if m.group(1) == "may" and not m.group(2):
+    out: list[tuple[int | None, int | None, int | None]] = []
+    for m in re.finditer(r"\b(\d{4})-(\d{2})-(\d{2})\b", q):
+        out.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
+    months = "|".join(_MONTHS)
+    for m in re.finditer(rf"\b({months})\b(?:\s+(\d{{1,2}})(?:st|nd|rd|th)?\b,?)?(?:\s+(?:of\s+)?(\d{{4}}))?", q):
+        if m.group(1) == "may" and not (m.group(2) or m.group(3)):
             continue  # "may" is usually the verb
-        out.append((int(m.group(2)) if m.group(2) else None, _MONTHS[m.group(1)]))
-    named_years = {y for y, _ in out}
+        out.append((int(m.group(3)) if m.group(3) else None, _MONTHS[m.group(1)], int(m.group(2)) if m.group(2) else None))
+    named_years = {y for y, _, _ in out}
     for m in re.finditer(r"\b(19\d{2}|20\d{2})\b", q):
         if int(m.group(1)) not in named_years:
-            out.append((int(m.group(1)), None))
+            out.append((int(m.group(1)), None, None))
     return out
 
 
-def date_affinity(periods: list[tuple[int | None, int | None]], date: str | None) -> float:
+def date_affinity(periods: list[tuple[int | None, int | None, int | None]], date: str | None) -> float:
     """1.0 when the article's date falls in a period the question names, else 0.0."""
     if not periods or not date:
         return 0.0
-    year, month = int(date[:4]), int(date[5:7])
-    return 1.0 if any((y is None or y == year) and (m is None or m == month) for y, m in periods) else 0.0
+    try:
+        year, month, day = int(date[:4]), int(date[5:7]), int(date[8:10]) if len(date) >= 10 else None
+    except ValueError:
+        return 0.0
+    return 1.0 if any(
+        (y is None or y == year) and (m is None or m == month) and (d is None or d == day) for y, m, d in periods
+    ) else 0.0
+
+
+# What a question asks for, read from its last sentence (quiz questions open with a preamble).
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old|far|often|big|large|tall|high|fast)|what (year|percentage|percent|number|age|amount|share|"
+    r"proportion|price|rate|total|temperature|score|date|day|month|decade|century)|in (what|which) (year|month|decade)|when)\b",
+    re.I,
+)
+_ASKS_NAME = re.compile(
+    r"\b(who|whom|whose|where|(which|what) (country|countries|state|city|town|nation|company|companies|team|party|"
+    r"organi[sz]ation|group|agency|network|brand|airline|university|school|person|man|woman|player|singer|actor|actress|"
+    r"artist|band|film|movie|show|book|song|album|region|province|island|river|continent|county|leader|president|"
+    r"official|senator|governor|judge|court|app|platform|language|religion|event|award|game)|"
+    r"what is the name|(which|what) \w+ (name|named|called))\b",
+    re.I,
+)
+_NUMBER_WORDS = frozenset(
+    "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred hundreds thousand "
+    "thousands million millions billion billions trillion dozen dozens half quarter first second third".split()
+)
+
+
+def asked_sentence(question: str) -> str:
+    """The sentence that asks: "Pope Francis died in April. Which country is Pope Leo XIV from?" -> the second."""
+    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
+    return next((p for p in reversed(parts) if p.endswith("?")), parts[-1] if parts else "")
+
+
+def answer_kind(question: str) -> str | None:
+    """"number" or "name" when the question's own sentence asks for one, else None."""
+    asked = asked_sentence(question)
+    if _ASKS_NUMBER.search(asked):
+        return "number"
+    if _ASKS_NAME.search(asked):
+        return "name"
+    return None
+
+
+def offers(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether the sentence holds a number or a name the question doesn't already contain."""
+    if kind == "number":
+        have = numbers(sentence) - numbers(question)
+        return bool(have) or any(w in _NUMBER_WORDS or w in _MONTHS for w in words(sentence)) and not (
+            {w for w in words(sentence) if w in _NUMBER_WORDS or w in _MONTHS} <= set(words(question))
+        )
+    if kind == "name":
+        asked = set(terms(question)) | set(words(question))
+        tokens = re.findall(r"[\w’'-]+", sentence)
+        for i, tok in enumerate(tokens):
+            base = re.split(r"['’]", tok)[0]
+            if base[:1].isupper() and (i > 0 or len(tokens) == 1) and fold(base) not in asked and not (set(terms(base)) & asked):
+                return True
+        return False
+    return False
+
+
+def source_named(question_words: set[str], source: str | None) -> float:
+    """1.0 when the question names the outlet: all words of its name (before any " | " or " - " tagline)."""
+    if not source:
+        return 0.0
+    name = words(re.split(r"\s[|–—-]\s", source)[0])
+    return 1.0 if name and set(name) <= question_words else 0.0
 
 
 def key_terms(question: str) -> list[str]:
@@ -176,26 +253,40 @@ class EvidenceScorer:
         t = self.tuning
         q = self.embedder.embed([question])[0]
         dense = self.embed_sentences([e.text for e in evidence]) @ q
+        q_terms, topic, focus = self._terms_plan(question)
+        periods = named_periods(question)
+        kind = answer_kind(question)
+        asked_words = set(words(question))
+        for e, d in zip(evidence, dense):
+            s_terms = set(terms(e.text))
+            context = self._context_terms(e.passage)
+            e.dense = float(d)
+            e.focus = self._weighted(focus, s_terms)
+            # An article naming "Deir Ezzor" is about "Dayr az-Zawr" (topic credit; a copy, not the cache).
+            context = context | covered_terms(q_terms, context)
+            e.lexical = self._weighted(q_terms, s_terms, context, t.topic_credit) if topic else e.focus
+            e.offers = 1.0 if offers(kind, e.text, question) else 0.0
+            e.match = t.dense_weight * e.dense + t.lexical_weight * e.lexical - t.rank_penalty * e.rank
+            if e.text.rstrip(" \"'”’)").endswith("?"):
+                e.match -= t.question_penalty
+            # Preferences rank sentences, but never make an answer out of nothing: abstention
+            # reads `match` alone (a question naming an outlet is not answered by the outlet).
+            e.score = (
+                e.match
+                + t.date_weight * date_affinity(periods, e.passage.date)
+                + t.type_weight * e.offers
+                + t.source_weight * source_named(asked_words, e.passage.source)
+            )
+        return sorted(evidence, key=lambda e: -e.score)
+
+    @staticmethod
+    def _terms_plan(question: str) -> tuple[list[str], list[str], list[str]]:
+        """(question terms, topic terms = its names and numbers, focus terms = the rest)."""
         q_terms = [x for x in dict.fromkeys(terms(question)) if x not in QUESTION_WORDS]
         keys = set(terms(" ".join(key_terms(question))))
         topic = [x for x in q_terms if x in keys]
         focus = [x for x in q_terms if x not in keys] or q_terms
-        periods = named_periods(question)
-        for e, d in zip(evidence, dense):
-            s_terms = set(terms(e.text))
-            context = self._context_terms(e.passage)
-            # An article naming "Deir Ezzor" is about "Dayr az-Zawr" (topic credit; a copy, not the cache).
-            context = context | covered_terms(q_terms, context)
-            e.dense = float(d)
-            e.focus = self._weighted(focus, s_terms)
-            e.lexical = self._weighted(q_terms, s_terms, context, t.topic_credit) if topic else e.focus
-            e.score = (
-                t.dense_weight * e.dense
-                + t.lexical_weight * e.lexical
-                + t.date_weight * date_affinity(periods, e.passage.date)
-                - t.rank_penalty * e.rank
-            )
-        return sorted(evidence, key=lambda e: -e.score)
+        return q_terms, topic, focus
 
     def _context_terms(self, passage: Passage) -> set[str]:
         found = set(terms(" ".join(x for x in (passage.title, passage.text) if x)))
@@ -238,6 +329,8 @@ def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
             break
         if e is not best and e.focus == 0.0:
             continue  # without any of the question's words it answers something else
+        if e.passage.article_id != best.passage.article_id and e.score < tuning.other_ratio * best.score:
+            continue
         if (e.passage.chunk_id, e.order) in used or any(_same_claim(e.text, g.text) for grp in groups for g in grp):
             continue
         group = [e]

@@ -187,7 +187,7 @@ class NewsQA:
             return
         evidence = self.scorer.score(stem, self.scorer.sentences(passages))
         key_cov = self.scorer.key_coverage(stem if not history else query, passages)
-        if key_cov < self.tuning.min_key_coverage or evidence[0].score < self.tuning.min_score:
+        if key_cov < self.tuning.min_key_coverage or max(e.match for e in evidence) < self.tuning.min_score:
             yield from self._abstain(question, passages, filters, mode)
             return
         picked = pick_choice(choices, evidence) if choices else None
@@ -285,6 +285,10 @@ class NewsQA:
                     dropped.append(f"{text} ({verdict.reason})")
                     continue
                 src = verdict.source
+                if src.score < self.tuning.second_ratio * evidence[0].score:
+                    # True of its source but beside the question: the extractive answer would not use it either.
+                    dropped.append(f"{text} (does not answer the question)")
+                    continue
                 key = (src.passage.article_id, src.start, src.end)
                 if key not in citations:
                     citations[key] = citation_for(len(citations) + 1, [src])

@@ -1,0 +1,65 @@
+"""What the evidence score reads from a question: the kind of answer, named outlets and dates."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.answering import answer_kind, date_affinity, named_periods, offers, source_named
+from ingest.terms import words
+
+
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("Pope Francis died in April. Which country is Pope Leo XIV from?", "name"),
+        ("Who won the election in Ohio?", "name"),
+        ("Where did the storm make landfall?", "name"),
+        ("How many people were evacuated?", "number"),
+        ("In what year was the dam finished?", "number"),
+        ("When did the siege end?", "number"),
+        # The preamble's "who" is not the question.
+        ("Officials who spoke on Monday were cautious. What did the Fed decide?", None),
+        ("Why did the talks fail?", None),
+    ],
+)
+def test_answer_kind_reads_the_question_sentence(question, kind):
+    assert answer_kind(question) == kind
+
+
+def test_offers_needs_something_the_question_does_not_already_hold():
+    q = "Which country is Pope Leo XIV from?"
+    assert offers("name", "He is the first pontiff born in the United States.", q)
+    assert not offers("name", "Pope Leo XIV greeted the crowd.", q)  # only names from the question
+    assert offers("number", "The siege lasted three years.", "How long did the siege last?")
+    assert offers("number", "It ended in 2017.", "When did the siege end?")
+    assert not offers("number", "It ended in 2017.", "When in 2017 did the siege end?")
+    assert not offers(None, "It ended in 2017.", "Why did it end?")
+
+
+@pytest.mark.parametrize(
+    "source,named",
+    [
+        ("TechCrunch", 1.0),
+        ("Cnbc | World Business News Leader", 1.0),  # the name before the tagline is enough
+        ("The Independent - Life and Style", 0.0),
+        ("The Verge", 0.0),
+        (None, 0.0),
+    ],
+)
+def test_source_named(source, named):
+    q = set(words("Between the TechCrunch report and the one by Cnbc on 2023-10-02, did the story change?"))
+    assert source_named(q, source) == named
+
+
+def test_named_periods_down_to_the_day():
+    assert named_periods("the report published on October 7, 2023") == [(2023, 10, 7)]
+    assert named_periods("The Verge on 2023-11-24") == [(2023, 11, 24)]
+    assert named_periods("in October 2017") == [(2017, 10, None)]
+    assert named_periods("in 2019") == [(2019, None, None)]
+    assert named_periods("What may happen next?") == []
+    periods = named_periods("on September 26th 2023 and in March")
+    assert date_affinity(periods, "2023-09-26") == 1.0
+    assert date_affinity(periods, "2024-03-02") == 1.0
+    assert date_affinity(periods, "2023-09-27") == 0.0
+    assert date_affinity(periods, None) == 0.0
+    assert date_affinity(periods, "not a date") == 0.0
