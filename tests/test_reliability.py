@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import NewsQA
+from app import Answer, NewsQA
 from app.core import NewsQAError
 from ingest.keyword import KeywordIndex
 from ingest.store import Store, StoreError
@@ -82,6 +82,13 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 # --- killing an ingest: a child process that says where it is --------------------------------
 
+# The children below open the index their first argument names: a data folder (embedded Chroma)
+# or a Chroma server's URL, so the same checks run against `chroma run` (tests/test_servers.py).
+_OPEN_STORE = r"""
+def open_store(embedder, where):
+    return Store(embedder, url=where) if "://" in where else Store(embedder, path=where)
+"""
+
 # The child ingests in small batches and prints a line before and after every Chroma write of
 # chunks and of article records (the commit marker), so the parent can kill it at a chosen write.
 INGEST_CHILD = r"""
@@ -89,8 +96,8 @@ import sys
 from ingest.embedder import Embedder
 from ingest.pipeline import ingest_paths
 from ingest.store import Store
-
-store = Store(Embedder(), path=sys.argv[1])
+""" + _OPEN_STORE + r"""
+store = open_store(Embedder(), sys.argv[1])
 for name in ("chunks", "articles"):
     col = getattr(store, name)
     def announced(*args, _write=col.add, _name=name, **kwargs):
@@ -111,11 +118,11 @@ import json, sys
 from ingest.embedder import MODEL_NAME
 from ingest.keyword import KeywordIndex
 from ingest.store import Store
-
+""" + _OPEN_STORE + r"""
 class Named:
     name, dim = MODEL_NAME, 384
 
-store = Store(Named(), path=sys.argv[1])
+store = open_store(Named(), sys.argv[1])
 articles = store.all_articles()
 keyword = KeywordIndex()
 keyword.sync(store)
@@ -128,9 +135,10 @@ print(json.dumps({
 """
 
 
-def run_child(data: Path, corpus: Path, kill_at: tuple[str, int] | None = None, batch: int = 4,
+def run_child(data: Path | str, corpus: Path, kill_at: tuple[str, int] | None = None, batch: int = 4,
               timeout: float = 600) -> tuple[int, list[str]]:
-    """Run an ingest in a child process; with `kill_at=(marker, n)`, SIGKILL it at the n-th such line."""
+    """Run an ingest into `data` (a folder or a Chroma server URL) in a child process; with
+    `kill_at=(marker, n)`, SIGKILL it at the n-th such line."""
     proc = subprocess.Popen(
         [sys.executable, "-c", INGEST_CHILD, str(data), str(corpus), str(batch)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -155,7 +163,8 @@ def run_child(data: Path, corpus: Path, kill_at: tuple[str, int] | None = None, 
     return proc.returncode, lines
 
 
-def audit(data: Path) -> dict:
+def audit(data: Path | str) -> dict:
+    """What the index in `data` (a folder or a Chroma server URL) holds, read by a fresh process."""
     out = subprocess.run([sys.executable, "-c", AUDIT_CHILD, str(data)], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
@@ -435,6 +444,24 @@ def shared_fresh(tmp_path_factory, embedder):
 # --- asking while an ingest runs (threads of one process) ------------------------------------
 
 
+def assert_cites_whole_articles(store: Store, answer: Answer, expected: dict[str, str]) -> None:
+    """Every article `answer` cites is whole in `store`: its record, all its chunks, its full text.
+
+    Checked right after the answer, while the ingest goes on: with articles only being added, a
+    record once written stays whole, so anything short of it means the answer read a half-written
+    article. (tests/test_servers.py runs the same check across processes on a Chroma server.)
+    """
+    for c in answer.citations:
+        meta = store.article_meta([c.article_id]).get(c.article_id)
+        assert meta is not None, f"cited {c.article_id} before its record was written"
+        chunks = store.chunks.get(where={"article_id": c.article_id}, include=[])["ids"]
+        assert len(chunks) == meta["n_chunks"], f"{c.article_id}: {len(chunks)} chunks, its record says {meta['n_chunks']}"
+        text = store.article_text(c.article_id)
+        assert text[c.start : c.end] == c.quote
+        if c.article_id in expected:
+            assert text == expected[c.article_id], f"{c.article_id} is not the text that was ingested"
+
+
 def test_asking_during_an_ingest_sees_only_whole_articles(fresh, tmp_path):
     fresh.ingest(SEEDS)
     records = corpus_articles(40, seed=3)
@@ -459,12 +486,7 @@ def test_asking_during_an_ingest_sees_only_whole_articles(fresh, tmp_path):
                 asked += 1
                 if q == SEED_QUESTION:
                     assert SEED_ANSWER in answer.text
-                for c in answer.citations:
-                    meta = fresh.store.article_meta([c.article_id]).get(c.article_id)
-                    assert meta is not None, f"cited {c.article_id} before its record was written"
-                    assert fresh.store.article_text(c.article_id)[c.start : c.end] == c.quote
-                    if c.article_id in expected:
-                        assert expected[c.article_id][c.start : c.end] == c.quote
+                assert_cites_whole_articles(fresh.store, answer, expected)
     finally:
         writer.join()
     assert not errors, errors

@@ -2,6 +2,7 @@
 
 - a Chroma server (`chroma run`, shipped with chromadb): the same answers as the embedded store,
   and writes from one process are seen by the others (vectors, article table, keyword index);
+  asking while another process ingests cites only whole articles;
 - two `newsqa serve` workers on that Chroma server, asked through their HTTP API;
 - llama-cpp-python's OpenAI-compatible server with the bundled GGUF, reached through the
   `openai:` backend: answers, streams, a killed server gives a clear error (the chat answers from
@@ -34,6 +35,10 @@ from app.backends import BackendError, bundled_gguf, make_chat_model
 from ingest.store import StoreError
 
 from .conftest import SEED_FILE, SEEDS
+from .test_reliability import (
+    SEED_ANSWER, SEED_QUESTION, assert_all_or_nothing, assert_cites_whole_articles, audit, corpus_articles, run_child,
+    write_jsonl,
+)
 
 BIN = Path(sys.executable).parent
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
@@ -188,6 +193,68 @@ def test_server_mode_takes_no_lock_on_the_data_dir(chroma, embedder, tmp_path):
     a = NewsQA(tmp_path, chroma_url=chroma, embedder=embedder)
     b = NewsQA(tmp_path, chroma_url=chroma, embedder=embedder)
     assert a.stats()["articles"] == b.stats()["articles"] >= 1
+
+
+def test_asking_while_another_process_ingests_sees_only_whole_articles(chroma, on_server, embedder, tmp_path):
+    """This process asks through the Chroma server while a child process ingests into it: every
+    answer, including those given from the half-ingested index, cites only whole articles.
+
+    The in-process version (one process, two threads) is in tests/test_reliability.py; here the
+    reader learns of the writes only from the server, so its keyword index and article records
+    must follow another process's commits.
+    """
+    qa = NewsQA(tmp_path / "asker", chroma_url=chroma, embedder=embedder)
+    before = {aid: qa.store.article_text(aid) for aid in qa.store.all_articles()}
+    records = corpus_articles(20, seed=11)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    expected = {**before, **{r["id"]: r["text"] for r in records}}
+    # The seed's question, and three about articles early, midway and last in the ingest.
+    questions = [SEED_QUESTION] + [
+        f"What did {records[i]['town']} council decide about the {records[i]['thing']} plan number {i}?" for i in (2, 10, 18)
+    ]
+    assert SEED_ANSWER in qa.ask(SEED_QUESTION).text  # its keyword index now predates the ingest
+
+    outcome: dict[str, object] = {}
+
+    def ingest() -> None:
+        try:
+            outcome["child"] = run_child(chroma, corpus, batch=4)  # one commit per few articles
+        except BaseException as e:
+            outcome["error"] = e
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    seen_counts: list[int] = []
+    try:
+        # Asking flat-out while the child loads its model doubles its start-up on 2 cores; the
+        # answers that matter are those given between its first commit and its last.
+        while writer.is_alive() and qa.store.counts()[0] == len(before):
+            time.sleep(0.2)
+        # Until every article is in: later answers are the finished index's, checked below.
+        while writer.is_alive() and (not seen_counts or seen_counts[-1] < len(expected)):
+            for q in questions:
+                seen_counts.append(qa.store.counts()[0])
+                answer = qa.ask(q)
+                if q == SEED_QUESTION:
+                    assert SEED_ANSWER in answer.text
+                assert_cites_whole_articles(qa.store, answer, expected)
+        writer.join()
+        assert "error" not in outcome, outcome["error"]
+        code, lines = outcome["child"]
+        assert code == 0 and lines[-1] == f"finished {len(records)} 0 0", lines[-3:]
+        # Some answers came from a partly written index, or this test showed nothing.
+        assert any(len(before) < n < len(expected) for n in seen_counts), seen_counts
+        state = audit(chroma)
+        assert state["problems"] == [] and set(state["articles"]) == set(expected)
+        assert_all_or_nothing(state, expected)
+        last = records[18]
+        after = qa.ask(questions[-1])
+        assert any(c.article_id == last["id"] for c in after.citations), after.text
+    finally:
+        writer.join()
+        # The module's server is shared: leave it holding what the other tests expect.
+        for r in records:
+            on_server.store.delete_article(r["id"])
 
 
 # --- two `newsqa serve` workers on one Chroma server ------------------------------------------
