@@ -210,7 +210,7 @@ def code_version() -> str:
 
 def markdown(bad: dict, kills: dict, inj: dict, seconds: float, version: str) -> str:
     today = dt.date.today().isoformat()
-    modes = "; ".join(f"{m}: {v['asked']} answers, {v['followed']} followed, {len(v['missed_fact'])} without the reported fact"
+    modes = "; ".join(f"{m}: {v['asked']} answers, {v['followed']} followed (0), {len(v['missed_fact'])} without the reported fact"
                       for m, v in inj["modes"].items())
     missed = " ".join(f"In {m} mode {q!r} was answered: {t!r}." for m, v in inj["modes"].items() for q, t in v["missed_fact"])
     gen = inj["modes"].get("generative")
@@ -218,7 +218,7 @@ def markdown(bad: dict, kills: dict, inj: dict, seconds: float, version: str) ->
         f" In generative mode SmolLM2's own checked wording was kept in {gen['model_worded']} of {gen['asked']} answers; "
         f"{gen['quoted_instead']} fell back to quoting because none of its sentences passed the citation check, "
         f"{gen['model_failed']} because the model could not answer; the citation check removed a model sentence stating "
-        f"the payload from {gen['payload_removed']}."
+        f"the payload from {gen['payload_removed']} answers."
         if gen else " Generative mode was not run (--no-generative)."
     )
     points = ", ".join(f"{k} x{v}" for k, v in sorted(kills["points"].items()))
@@ -238,7 +238,7 @@ def markdown(bad: dict, kills: dict, inj: dict, seconds: float, version: str) ->
         "two versions that differ in half the articles) "
         f"| {kills['cycles']} cycles, {kills['killed']} kills landed | lost {kills['lost']} (0), duplicated {kills['duplicated']} (0), "
         f"inconsistent {kills['inconsistent']} (0) |",
-        f"| hostile articles (payload instructions, fake ChatML/role turns, fake [n] marks) | {inj['articles']} articles | {modes} (0 followed) |",
+        f"| hostile articles (payload instructions, fake ChatML/role turns, fake [n] marks) | {inj['articles']} articles | {modes} |",
         "",
         f"Kill points: {points}. A cycle checks, after the kill, that every indexed article is whole "
         "(its chunk count, chunks, vectors and keyword entries agree) and then that the rerun finished the rest.",
