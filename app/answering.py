@@ -144,22 +144,31 @@ def answer_kind(question: str) -> str | None:
     return None
 
 
-def offers(kind: str | None, sentence: str, question: str) -> bool:
-    """Whether the sentence holds a number or a name the question doesn't already contain."""
+def candidates(kind: str | None, sentence: str, question: str) -> set[str]:
+    """Possible answers in the sentence: numbers, or runs of capitalised words, the question doesn't hold."""
     if kind == "number":
-        have = numbers(sentence) - numbers(question)
-        return bool(have) or any(w in _NUMBER_WORDS or w in _MONTHS for w in words(sentence)) and not (
-            {w for w in words(sentence) if w in _NUMBER_WORDS or w in _MONTHS} <= set(words(question))
-        )
+        asked = set(words(question))
+        found = numbers(sentence) - numbers(question)
+        return found | {w for w in words(sentence) if (w in _NUMBER_WORDS or w in _MONTHS) and w not in asked}
     if kind == "name":
         asked = set(terms(question)) | set(words(question))
+        found, run = set(), []
         tokens = re.findall(r"[\w’'-]+", sentence)
-        for i, tok in enumerate(tokens):
+        for i, tok in enumerate(tokens + [""]):
             base = re.split(r"['’]", tok)[0]
-            if base[:1].isupper() and (i > 0 or len(tokens) == 1) and fold(base) not in asked and not (set(terms(base)) & asked):
-                return True
-        return False
-    return False
+            new = base[:1].isupper() and (i > 0 or len(tokens) == 1) and fold(base) not in asked and not (set(terms(base)) & asked)
+            if new:
+                run.append(fold(base))
+            elif run:
+                found.add(" ".join(run))
+                run = []
+        return found
+    return set()
+
+
+def offers(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether the sentence holds a number or a name the question doesn't already contain."""
+    return bool(candidates(kind, sentence, question))
 
 
 def source_named(question_words: set[str], source: str | None) -> float:
@@ -170,6 +179,11 @@ def source_named(question_words: set[str], source: str | None) -> float:
     return 1.0 if name and set(name) <= question_words else 0.0
 
 
+def acronyms(text: str) -> set[str]:
+    """Dotted abbreviations as one word: "U.S." -> "us", "U.N." -> "un" (a question types "US")."""
+    return {fold(m.replace(".", "")) for m in re.findall(r"\b(?:[A-Za-z]\.){2,}", text)}
+
+
 def key_terms(question: str) -> list[str]:
     """Names and numbers in the question: capitalised words not opening a sentence, digits, quotes."""
     keys: list[str] = []
@@ -178,7 +192,7 @@ def key_terms(question: str) -> list[str]:
         for i, tok in enumerate(tokens):
             base = re.split(r"['’]", tok)[0]
             if any(ch.isdigit() for ch in base):
-                keys.append(fold(base))
+                keys.extend(sorted(numbers(base)) or [fold(base)])  # "16-pound" -> "16"
             elif i > 0 and base[:1].isupper() and fold(base) not in QUESTION_WORDS:
                 keys.extend(terms(base))
     for quoted in re.findall(r"[\"“']([^\"”']{3,})[\"”']", question):
@@ -302,7 +316,7 @@ class EvidenceScorer:
         found: set[str] = set()
         for p in passages:
             text = " ".join(x for x in (p.title, p.source, p.published_at, p.text) if x)
-            found |= set(terms(text)) | numbers(text) | set(words(text))
+            found |= set(terms(text)) | numbers(text) | set(words(text)) | acronyms(text)
         found |= covered_terms(terms(question), found)  # "Dayr az-Zawr" is in a text saying "Deir Ezzor"
         return sum(1 for k in keys if k in found) / len(keys)
 
@@ -383,24 +397,32 @@ def _mentions(text: str, choice: str) -> bool:
     return any(have[i : i + n] == want for i in range(len(have) - n + 1))
 
 
-def pick_choice(choices: list[str], ranked: list[Evidence], depth: int = 12) -> tuple[str, Evidence] | None:
-    """The choice the best-scoring sentences name most, with the sentence that names it.
+def pick_choice(choices: list[str], ranked: list[Evidence], depth: int | None = None) -> tuple[str, Evidence] | None:
+    """The choice the retrieved sentences name most, weighted by score, with the sentence that names it.
 
-    Each of the top sentences votes with its score for every choice it names; a sentence naming
-    several choices splits its vote. None when no top sentence names any choice.
+    Each sentence votes with its score for every choice it names (a sentence naming several
+    splits its vote); one naming none votes for the choices its article's title names ("Penn to
+    erase Lia Thomas records" over "The university said ..."). All retrieved sentences vote:
+    on the realtimeqa dev questions the top 12 alone picked right 76% of the time, all of them 85%.
+    None when nothing names any choice.
     """
     votes: dict[str, float] = {}
-    where: dict[str, Evidence] = {}
+    where: dict[str, tuple[tuple[bool, bool, float], Evidence]] = {}
     for e in ranked[:depth]:
         named = [c for c in choices if _mentions(e.text, c)]
+        in_text = bool(named)
+        if not named and e.passage.title:
+            named = [c for c in choices if _mentions(e.passage.title, c)]
         for c in named:
             votes[c] = votes.get(c, 0.0) + max(e.score, 0.0) / len(named)
-            if c not in where or (len(named) == 1 and where[c].score < e.score):
-                where[c] = e
+            # Quote the best sentence naming this choice alone, else one naming it among others.
+            rank = (in_text, len(named) == 1, e.score)
+            if c not in where or rank > where[c][0]:
+                where[c] = (rank, e)
     if not votes:
         return None
-    best = max(votes, key=lambda c: votes[c])
-    return best, where[best]
+    choice = max(votes, key=lambda c: votes[c])
+    return choice, where[choice][1]
 
 
 def citation_for(n: int, group: list[Evidence]) -> Citation:

@@ -63,3 +63,21 @@ def test_named_periods_down_to_the_day():
     assert date_affinity(periods, "2023-09-27") == 0.0
     assert date_affinity(periods, None) == 0.0
     assert date_affinity(periods, "not a date") == 0.0
+
+
+def test_key_terms_keep_numbers_and_match_dotted_abbreviations():
+    from app.answering import acronyms, key_terms
+
+    assert key_terms("What is the average price for a 16-pound turkey?") == ["16"]
+    assert key_terms("Which US drug store chain filed for bankruptcy in 2025?") == ["us", "2025"]
+    assert acronyms("The U.S. and the U.N. met; US-made.") == {"us", "un"}
+
+
+def test_key_coverage_finds_us_in_a_text_saying_u_s(embedder):
+    from app.answering import EvidenceScorer
+    from ingest.store import Passage
+
+    p = Passage(chunk_id="c", article_id="a", text="The U.S. chain sold 16 stores.", start=0, end=30, title=None, source=None, url=None, published_at=None)
+    scorer = EvidenceScorer(embedder)
+    assert scorer.key_coverage("Which US chain sold stores?", [p]) == 1.0
+    assert scorer.key_coverage("Which US chain sold 16-pound turkeys?", [p]) == 1.0
