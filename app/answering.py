@@ -526,6 +526,22 @@ def split_model_text(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+# Words that turn a claim around or into a forecast; stopword lists drop them, so they are checked
+# apart: "the bakery will win" is not "the bakery won", nor "did not agree" "agreed".
+_HEDGES = frozenset("not no never nor neither cannot will would may might could should shall".split())
+
+
+def _hedges(text: str) -> set[str]:
+    found = set()
+    for w in re.findall(r"[a-z’']+", fold(text)):
+        if w.endswith(("n't", "n’t")):
+            found.add("not")
+            w = {"won't": "will", "won’t": "will", "can't": "cannot", "can’t": "cannot"}.get(w, w[:-3])
+        if w in _HEDGES:
+            found.add(w)
+    return found
+
+
 @dataclass
 class Check:
     """The verdict on one model sentence."""
@@ -561,16 +577,20 @@ def check_sentence(
     best: Check | None = None
     s_numbers = numbers(sentence)
     s_names = set(terms(" ".join(key_terms(sentence))))
+    s_hedges = _hedges(sentence)
     for e, sim in zip(pool, sims):
         e_terms = set(terms(e.text)) | set(terms(e.passage.title or ""))
         precision = len(s_terms & e_terms) / len(s_terms)
         numbers_ok = s_numbers <= numbers(e.text)
         names_ok = s_names <= e_terms
-        ok = precision >= tuning.support_precision and sim >= tuning.support_dense and numbers_ok and names_ok
+        hedges_ok = s_hedges <= _hedges(e.text)
+        ok = precision >= tuning.support_precision and sim >= tuning.support_dense and numbers_ok and names_ok and hedges_ok
         if ok:
             reason = ""
         elif not numbers_ok:
             reason = "numbers differ"
+        elif not hedges_ok:
+            reason = f"the source does not say {', '.join(sorted(s_hedges - _hedges(e.text)))}"
         elif not names_ok:
             reason = f"names not in the source: {', '.join(sorted(s_names - e_terms))}"
         else:

@@ -81,3 +81,19 @@ def test_key_coverage_finds_us_in_a_text_saying_u_s(embedder):
     scorer = EvidenceScorer(embedder)
     assert scorer.key_coverage("Which US chain sold stores?", [p]) == 1.0
     assert scorer.key_coverage("Which US chain sold 16-pound turkeys?", [p]) == 1.0
+
+
+def test_the_citation_check_refuses_a_turned_claim(embedder):
+    """Same words, other meaning: a forecast or a negation the source does not make is not supported."""
+    from app.answering import EvidenceScorer, Tuning, check_sentence
+    from ingest.store import Passage
+
+    text = "The Miller Street bakery won the regional bread prize on Tuesday."
+    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
+    evidence = EvidenceScorer(embedder).sentences([p])
+    tuning = Tuning()
+    assert check_sentence("The Miller Street bakery won the regional bread prize.", [1], evidence, embedder, tuning).supported
+    for turned in ("The Miller Street bakery will win the regional bread prize.",
+                   "The Miller Street bakery did not win the regional bread prize."):
+        verdict = check_sentence(turned, [1], evidence, embedder, tuning)
+        assert not verdict.supported and "does not say" in verdict.reason, verdict
