@@ -343,6 +343,9 @@ def _run_one(q: EvalQuestion, searcher: Searcher, answerer: Answerer | None, k: 
             {"article_id": c.article_id, "quote": c.quote, "supports": citation_supports(c.passage or c.quote, q)}
             for c in answer.citations
         ],
+        # What the citation check removed from a generative answer, and other remarks: the
+        # examples of what the verifier caught come from here.
+        "notes": list(getattr(answer, "notes", []) or []),
     }
     return record
 
