@@ -144,31 +144,21 @@ def answer_kind(question: str) -> str | None:
     return None
 
 
-def candidates(kind: str | None, sentence: str, question: str) -> set[str]:
-    """Possible answers in the sentence: numbers, or runs of capitalised words, the question doesn't hold."""
-    if kind == "number":
-        asked = set(words(question))
-        found = numbers(sentence) - numbers(question)
-        return found | {w for w in words(sentence) if (w in _NUMBER_WORDS or w in _MONTHS) and w not in asked}
-    if kind == "name":
-        asked = set(terms(question)) | set(words(question))
-        found, run = set(), []
-        tokens = re.findall(r"[\w’'-]+", sentence)
-        for i, tok in enumerate(tokens + [""]):
-            base = re.split(r"['’]", tok)[0]
-            new = base[:1].isupper() and (i > 0 or len(tokens) == 1) and fold(base) not in asked and not (set(terms(base)) & asked)
-            if new:
-                run.append(fold(base))
-            elif run:
-                found.add(" ".join(run))
-                run = []
-        return found
-    return set()
-
-
 def offers(kind: str | None, sentence: str, question: str) -> bool:
     """Whether the sentence holds a number or a name the question doesn't already contain."""
-    return bool(candidates(kind, sentence, question))
+    if kind == "number":
+        asked = set(words(question))
+        return bool(numbers(sentence) - numbers(question)) or any(
+            (w in _NUMBER_WORDS or w in _MONTHS) and w not in asked for w in words(sentence)
+        )
+    if kind == "name":
+        asked = set(terms(question)) | set(words(question))
+        tokens = [re.split(r"['’]", tok)[0] for tok in re.findall(r"[\w’'-]+", sentence)]
+        return any(
+            base[:1].isupper() and (i > 0 or len(tokens) == 1) and fold(base) not in asked and not (set(terms(base)) & asked)
+            for i, base in enumerate(tokens)
+        )
+    return False
 
 
 def source_named(question_words: set[str], source: str | None) -> float:
@@ -267,7 +257,10 @@ class EvidenceScorer:
         t = self.tuning
         q = self.embedder.embed([question])[0]
         dense = self.embed_sentences([e.text for e in evidence]) @ q
-        q_terms, topic, focus = self._terms_plan(question)
+        q_terms = [x for x in dict.fromkeys(terms(question)) if x not in QUESTION_WORDS]
+        keys = set(terms(" ".join(key_terms(question))))
+        topic = [x for x in q_terms if x in keys]
+        focus = [x for x in q_terms if x not in keys] or q_terms
         periods = named_periods(question)
         kind = answer_kind(question)
         asked_words = set(words(question))
@@ -292,15 +285,6 @@ class EvidenceScorer:
                 + t.source_weight * source_named(asked_words, e.passage.source)
             )
         return sorted(evidence, key=lambda e: -e.score)
-
-    @staticmethod
-    def _terms_plan(question: str) -> tuple[list[str], list[str], list[str]]:
-        """(question terms, topic terms = its names and numbers, focus terms = the rest)."""
-        q_terms = [x for x in dict.fromkeys(terms(question)) if x not in QUESTION_WORDS]
-        keys = set(terms(" ".join(key_terms(question))))
-        topic = [x for x in q_terms if x in keys]
-        focus = [x for x in q_terms if x not in keys] or q_terms
-        return q_terms, topic, focus
 
     def _context_terms(self, passage: Passage) -> set[str]:
         found = set(terms(" ".join(x for x in (passage.title, passage.text) if x)))

@@ -36,7 +36,13 @@ from ingest.store import StoreError
 
 from .conftest import SEED_FILE, SEEDS
 from .test_reliability import (
-    SEED_ANSWER, SEED_QUESTION, assert_all_or_nothing, assert_cites_whole_articles, audit, corpus_articles, run_child,
+    SEED_ANSWER,
+    SEED_QUESTION,
+    assert_all_or_nothing,
+    assert_cites_whole_articles,
+    audit,
+    corpus_articles,
+    run_child,
     write_jsonl,
 )
 
