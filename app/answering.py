@@ -267,10 +267,10 @@ class EvidenceScorer:
         for e, d in zip(evidence, dense):
             s_terms = set(terms(e.text))
             context = self._context_terms(e.passage)
-            e.dense = float(d)
-            e.focus = self._weighted(focus, s_terms)
             # An article naming "Deir Ezzor" is about "Dayr az-Zawr" (topic credit; a copy, not the cache).
             context = context | covered_terms(q_terms, context)
+            e.dense = float(d)
+            e.focus = self._weighted(focus, s_terms)
             e.lexical = self._weighted(q_terms, s_terms, context, t.topic_credit) if topic else e.focus
             e.offers = 1.0 if offers(kind, e.text, question) else 0.0
             e.match = t.dense_weight * e.dense + t.lexical_weight * e.lexical - t.rank_penalty * e.rank
@@ -567,14 +567,15 @@ def check_sentence(
         precision = len(s_terms & e_terms) / len(s_terms)
         numbers_ok = s_numbers <= numbers(e.text)
         names_ok = s_names <= e_terms
-        hedges_ok = s_hedges <= _hedges(e.text)
+        e_hedges = _hedges(e.text)
+        hedges_ok = s_hedges <= e_hedges
         ok = precision >= tuning.support_precision and sim >= tuning.support_dense and numbers_ok and names_ok and hedges_ok
         if ok:
             reason = ""
         elif not numbers_ok:
             reason = "numbers differ"
         elif not hedges_ok:
-            reason = f"the source does not say {', '.join(sorted(s_hedges - _hedges(e.text)))}"
+            reason = f"the source does not say {', '.join(sorted(s_hedges - e_hedges))}"
         elif not names_ok:
             reason = f"names not in the source: {', '.join(sorted(s_names - e_terms))}"
         else:

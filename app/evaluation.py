@@ -345,7 +345,7 @@ def _run_one(q: EvalQuestion, searcher: Searcher, answerer: Answerer | None, k: 
         ],
         # What the citation check removed from a generative answer, and other remarks: the
         # examples of what the verifier caught come from here.
-        "notes": list(getattr(answer, "notes", []) or []),
+        "notes": list(answer.notes),
     }
     return record
 
