@@ -17,7 +17,7 @@ import numpy as np
 from ingest.chunking import split_sentences
 from ingest.keyword import KeywordIndex
 from ingest.store import Passage
-from ingest.terms import QUESTION_WORDS, fold, numbers, terms, words
+from ingest.terms import MONTHS, QUESTION_WORDS, fold, numbers, terms, words
 from ingest.variants import covered_terms
 
 from .models import AnswerSentence, Citation
@@ -72,10 +72,6 @@ class Tuning:
     question_penalty: float = 0.2  # an article's own question ("Why do we celebrate Thanksgiving?") answers nothing
 
 
-_MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(), start=1)}
-
-
 def named_periods(question: str) -> list[tuple[int | None, int | None, int | None]]:
     """(year, month, day) periods the question names: "on October 7, 2023" -> [(2023, 10, 7)],
     "in October 2017" -> [(2017, 10, None)], "in 2019" -> [(2019, None, None)], "2023-11-24" -> [(2023, 11, 24)]."""
@@ -83,11 +79,11 @@ def named_periods(question: str) -> list[tuple[int | None, int | None, int | Non
     out: list[tuple[int | None, int | None, int | None]] = []
     for m in re.finditer(r"\b(\d{4})-(\d{2})-(\d{2})\b", q):
         out.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
-    months = "|".join(_MONTHS)
+    months = "|".join(MONTHS)
     for m in re.finditer(rf"\b({months})\b(?:\s+(\d{{1,2}})(?:st|nd|rd|th)?\b,?)?(?:\s+(?:of\s+)?(\d{{4}}))?", q):
         if m.group(1) == "may" and not (m.group(2) or m.group(3)):
             continue  # "may" is usually the verb
-        out.append((int(m.group(3)) if m.group(3) else None, _MONTHS[m.group(1)], int(m.group(2)) if m.group(2) else None))
+        out.append((int(m.group(3)) if m.group(3) else None, MONTHS[m.group(1)], int(m.group(2)) if m.group(2) else None))
     named_years = {y for y, _, _ in out}
     for m in re.finditer(r"\b(19\d{2}|20\d{2})\b", q):
         if int(m.group(1)) not in named_years:
@@ -149,7 +145,7 @@ def offers(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "number":
         asked = set(words(question))
         return bool(numbers(sentence) - numbers(question)) or any(
-            (w in _NUMBER_WORDS or w in _MONTHS) and w not in asked for w in words(sentence)
+            (w in _NUMBER_WORDS or w in MONTHS) and w not in asked for w in words(sentence)
         )
     if kind == "name":
         asked = set(terms(question)) | set(words(question))

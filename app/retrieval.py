@@ -10,7 +10,7 @@ from typing import Any
 
 from ingest.keyword import KeywordIndex
 from ingest.store import Passage, Store, passage_from_record
-from ingest.terms import fold
+from ingest.terms import MONTHS, fold
 
 
 @dataclass
@@ -65,6 +65,21 @@ def resolve_relative_dates(question: str, today: date) -> Filters:
         return Filters((today - timedelta(days=14)).isoformat(), today.isoformat())
     if re.search(r"\b(this|past) month\b", q):
         return Filters((today - timedelta(days=31)).isoformat(), today.isoformat())
+    # "on Monday": news names the days of the week just gone.
+    if re.search(r"\b(on|last|this|past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", q):
+        return Filters((today - timedelta(days=7)).isoformat(), today.isoformat())
+    if re.search(r"\bthis year\b", q):
+        return Filters(date(today.year, 1, 1).isoformat(), today.isoformat())
+    if re.search(r"\blast year\b", q):
+        return Filters(date(today.year - 1, 1, 1).isoformat(), date(today.year - 1, 12, 31).isoformat())
+    # "in January" with no year: the latest January up to today, and the month after it, when
+    # the story is still reported ("May" alone is usually the verb).
+    m = re.search(rf"\b(?:in|since|during|early|late|mid|last) ({'|'.join(MONTHS)})\b(?!,? \d)", q)
+    if m:
+        month = MONTHS[m.group(1)]
+        year = today.year if month <= today.month else today.year - 1
+        end = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)
+        return Filters(date(year, month, 1).isoformat(), min(end, today).isoformat())
     return Filters()
 
 
@@ -112,6 +127,8 @@ class Retriever:
         duplicate_jaccard: passages whose term sets overlap this much are one passage.
         news_weight: weight of the newness prior for any question with a `today` (news asked
             about on a date is usually recent news); 0 turns it off.
+        later_weight: how much lower an article dated after `today` (by more than a day) ranks,
+            in first places of one list; 0 turns it off.
         reranker: an optional second stage, `(query, passages) -> passages`, given the
             fused candidates (best first) and returning them reordered.
     """
@@ -126,9 +143,10 @@ class Retriever:
         dense_weight: float = 1.0,
         keyword_weight: float = 1.0,
         article_weight: float = 1.0,
-        recency_weight: float = 1.0,
+        recency_weight: float = 0.5,
         duplicate_jaccard: float = 0.8,
-        news_weight: float = 0.5,
+        news_weight: float = 0.75,
+        later_weight: float = 1.0,
         reranker: Reranker | None = None,
     ) -> None:
         self.store = store
@@ -142,6 +160,7 @@ class Retriever:
         self.recency_weight = recency_weight
         self.duplicate_jaccard = duplicate_jaccard
         self.news_weight = news_weight
+        self.later_weight = later_weight
         self.reranker = reranker
 
     def retrieve(
@@ -174,9 +193,14 @@ class Retriever:
             articles = self.keyword.search_articles(query, self.depth, allow=allow)
             fused.add_articles([(aid, cid) for aid, _, cid in articles], weight * self.article_weight)
         if today is not None:
+            ages = self._ages(fused, today)
             prior = self.recency_weight if _CURRENT.search(fold(query)) else self.news_weight
             if prior:
-                fused.add_prior(self._newness(fused, today), prior)
+                fused.add_prior({cid: 0.5 ** (max(age, 0) / 30.0) for cid, age in ages.items() if age >= -1}, prior)
+            # An article dated after the day the question is asked on is news the asker could not
+            # have meant; it is ranked lower, not dropped, since its date may be wrong.
+            if self.later_weight:
+                fused.add_prior({cid: 1.0 for cid, age in ages.items() if age < -1}, -self.later_weight)
         ranked = fused.ranked(self._passage)
         if self.reranker is not None:
             ranked = self.reranker(query, ranked[: max(4 * k, 20)])
@@ -186,8 +210,8 @@ class Retriever:
         doc, meta = self.keyword.get(chunk_id)
         return passage_from_record(chunk_id, doc, meta, 0.0)
 
-    def _newness(self, fused: Fusion, today: date | str) -> dict[str, float]:
-        """Each candidate's closeness to `today`, 1.0 for today, halving every 30 days."""
+    def _ages(self, fused: Fusion, today: date | str) -> dict[str, int]:
+        """Each dated candidate's age in days on `today` (negative when published after it)."""
         day = _as_date(today)
         out = {}
         for cid in fused.candidates():
@@ -200,7 +224,7 @@ class Retriever:
                 age = (day - date.fromisoformat(published[:10])).days
             except ValueError:
                 continue
-            out[cid] = 0.5 ** (max(age, 0) / 30.0) if age >= -1 else 0.0
+            out[cid] = age
         return out
 
     def _select(self, ranked: list[Passage], k: int) -> list[Passage]:

@@ -47,6 +47,15 @@ def test_relative_dates_resolve_against_the_question_date():
     assert resolve_relative_dates("Which team won last week?", today) == Filters("2025-02-26", "2025-03-12")
     assert resolve_relative_dates("What was announced this month?", today) == Filters("2025-02-09", "2025-03-12")
     assert not resolve_relative_dates("Who controls Deir Ezzor?", today)
+    # Days of the week are the days just gone; a month without a year is the latest such month
+    # and the month after it, while the story is still reported.
+    assert resolve_relative_dates("Which volcano erupted on Monday?", today) == Filters("2025-03-05", "2025-03-12")
+    assert resolve_relative_dates("Which city debuted a toll this year?", today) == Filters("2025-01-01", "2025-03-12")
+    assert resolve_relative_dates("Who won the title last year?", today) == Filters("2024-01-01", "2024-12-31")
+    assert resolve_relative_dates("Which airport saw a collision in January?", today) == Filters("2025-01-01", "2025-02-28")
+    assert resolve_relative_dates("How many inmates escaped in November?", today) == Filters("2024-11-01", "2024-12-31")
+    assert not resolve_relative_dates("What happened in May 2024?", today)
+    assert not resolve_relative_dates("Which parade opens the Labor Day weekend?", today)
     # Within hard filters the window is narrowed, never widened; no date, no window.
     assert _window("news this week", "2025-03-12", Filters("2025-03-08", None, ["CNN"])) == Filters("2025-03-08", "2025-03-12", ["CNN"])
     assert _window("news this week", None, Filters()) is None
@@ -122,6 +131,17 @@ def test_relative_dates_and_latest_favour_newer_articles_without_excluding_older
     assert near_new[0].article_id in {"strike-new", "copy"} and "strike-old" in _ids(near_new)
     latest = r.retrieve("What is the latest on the Halden port workers?", 5, today="2025-03-12")
     assert latest[0].article_id in {"strike-new", "copy"}
+
+
+def test_articles_dated_after_the_question_rank_lower_but_stay(halden):
+    # Without the newness prior, so that only the later date moves the pay-deal story down.
+    question = "When did the Halden port strike end with a pay deal?"
+    plain = Retriever(halden.store, halden.keyword, news_weight=0.0, later_weight=0.0)
+    assert plain.retrieve(question, 5, today="2024-11-05")[0].article_id in {"strike-new", "copy"}
+    r = Retriever(halden.store, halden.keyword, news_weight=0.0)
+    asked_before = r.retrieve(question, 5, today="2024-11-05")
+    assert asked_before[0].article_id == "strike-old" and {"strike-new", "copy"} & set(_ids(asked_before))
+    assert r.retrieve(question, 5, today="2025-03-12")[0].article_id in {"strike-new", "copy"}
 
 
 def test_article_search_scores_whole_articles(halden):
