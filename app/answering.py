@@ -69,6 +69,8 @@ class Tuning:
     date_weight: float = 0.25  # bonus when the article's date is in a period the question names
     type_weight: float = 0.1  # bonus when the sentence offers the kind of answer asked for (a number, a name)
     source_weight: float = 0.1  # bonus when the question names the article's outlet ("the TechCrunch report")
+    common_share: float = 0.1  # a name in this share of the indexed chunks counts as found (key coverage)
+    common_min_chunks: int = 200  # ... once the index is this large (in a small one, shares mean little)
     question_penalty: float = 0.2  # an article's own question ("Why do we celebrate Thanksgiving?") answers nothing
 
 
@@ -298,7 +300,17 @@ class EvidenceScorer:
             text = " ".join(x for x in (p.title, p.source, p.published_at, p.text) if x)
             found |= set(terms(text)) | numbers(text) | set(words(text)) | acronyms(text)
         found |= covered_terms(terms(question), found)  # "Dayr az-Zawr" is in a text saying "Deir Ezzor"
-        return sum(1 for k in keys if k in found) / len(keys)
+        return sum(1 for k in keys if k in found or self._common(k)) / len(keys)
+
+    def _common(self, key: str) -> bool:
+        """A name most of the index mentions ("US" in American news) says nothing about a topic
+        when the passages lack it: at least `common_share` of a large enough index holds it."""
+        t = self.tuning
+        return (
+            self.keyword is not None
+            and len(self.keyword) >= t.common_min_chunks
+            and any(self.keyword.share(x) >= t.common_share for x in terms(key) or [key])
+        )
 
 
 @dataclass
@@ -356,17 +368,51 @@ _CHOICES = re.compile(
 )
 
 
+# The second half of a "City, State" choice: "Is it Plymouth, Massachusetts or Jamestown, Virginia?"
+def _squashed(text: str) -> str:
+    return re.sub(r"[^a-z]", "", fold(text))
+
+
+_US_STATES = frozenset(_squashed(s) for s in (
+    "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho "
+    "Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota "
+    "Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah "
+    "Vermont Virginia Washington Wisconsin Wyoming DC".split()
+    + ["New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota",
+       "Rhode Island", "South Carolina", "South Dakota", "West Virginia"]
+))
+
+
 def split_choices(question: str) -> tuple[str, list[str]]:
-    """("Which country...?", ["Italy", "France"]) from "Which country...? Is it Italy or France?"."""
+    """("Which country...?", ["Italy", "France"]) from "Which country...? Is it Italy or France?".
+
+    A comma inside a number ("$5,000") does not split, and "Plymouth, Massachusetts" stays one
+    choice: a US state after a place that is not itself a state is that place's state.
+    """
     m = _CHOICES.match(question.strip())
     if not m:
         return question, []
-    items = re.split(r",\s*(?:or\s+)?|\s+or\s+", m.group("list"))
-    choices = [c.strip(" \"'“”.") for c in items if c.strip(" \"'“”.")]
+    items = re.split(r",(?!\d)\s*(?:or\s+)?|\s+or\s+", m.group("list"))
+    # A closing full stop goes, an abbreviation's stays ("D.C.").
+    parts = [re.sub(r"(?<![A-Z]\.[A-Z])\.$", "", c.strip(" \"'“”")).strip() for c in items]
+    parts = [c for c in parts if c.strip(" \"'“”.")]
+    choices: list[str] = []
+    i = len(parts) - 1
+    while i >= 0:  # from the end: "Chicago, Washington, DC" is Chicago and Washington, DC
+        state = _squashed(parts[i])
+        if i > 0 and state in _US_STATES and (_squashed(parts[i - 1]) not in _US_STATES or state == "dc"):
+            choices.insert(0, f"{parts[i - 1]}, {parts[i]}")
+            i -= 2
+        else:
+            choices.insert(0, parts[i])
+            i -= 1
     return (m.group("stem").strip(), choices) if len(choices) >= 2 else (question, [])
 
 
 def _mentions(text: str, choice: str) -> bool:
+    """Whether `text` names `choice`; "Charlotte, North Carolina" is named by "Charlotte"."""
+    if "," in choice and not re.search(r"\d,\d", choice):
+        choice = choice.split(",")[0]
     want = words(choice)
     while len(want) > 1 and want[0] in {"the", "a", "an"}:
         want = want[1:]

@@ -156,6 +156,16 @@ class KeywordIndex:
             df = self._df[j] if j is not None and j < len(self._df) else 0.0
             return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
 
+    def share(self, term: str) -> float:
+        """Share of the indexed chunks that hold an (already stemmed) term; 0.0 for an empty index."""
+        with self._lock:
+            if self._matrix is None:
+                self._build()
+            j = self._vocab.get(term)
+            if not self._ids or j is None or j >= len(self._df):
+                return 0.0
+            return float(self._df[j]) / len(self._ids)
+
     def query_terms(self, query: str) -> list[str]:
         """The index terms a query searches for."""
         # Other spellings of the query's names count too (Deir ez-Zor finds Deir Ezzor).

@@ -83,6 +83,24 @@ def test_key_coverage_finds_us_in_a_text_saying_u_s(embedder):
     assert scorer.key_coverage("Which US chain sold 16-pound turkeys?", [p]) == 1.0
 
 
+def test_a_name_most_of_a_large_index_holds_does_not_decide_coverage(embedder):
+    from app.answering import EvidenceScorer, Tuning
+    from ingest.keyword import KeywordIndex
+    from ingest.store import Passage
+
+    keyword = KeywordIndex()
+    for i in range(10):
+        keyword.add(f"c{i}", f"Story {i} about the US economy." if i < 3 else f"Story {i} about bread.", {"article_id": f"a{i}"})
+    p = Passage(chunk_id="c", article_id="a", text="Pasta meals were recalled over listeria.", start=0, end=40,
+                title=None, source=None, url=None, published_at=None)
+    question = "Which outbreak was linked to pasta meals in the US?"
+    # "US" is in 30% of the index: its absence from the passages says nothing about the topic.
+    assert EvidenceScorer(embedder, keyword, Tuning(common_min_chunks=10)).key_coverage(question, [p]) == 1.0
+    # In an index too small for shares to mean much, or where the name is rare, it counts.
+    assert EvidenceScorer(embedder, keyword, Tuning(common_min_chunks=200)).key_coverage(question, [p]) == 0.0
+    assert EvidenceScorer(embedder, keyword, Tuning(common_min_chunks=10, common_share=0.5)).key_coverage(question, [p]) == 0.0
+
+
 def test_the_citation_check_refuses_a_turned_claim(embedder):
     """Same words, other meaning: a forecast or a negation the source does not make is not supported."""
     from app.answering import EvidenceScorer, Tuning, check_sentence

@@ -67,9 +67,25 @@ def test_choice_questions_pick_the_choice_the_sources_name(tmp_path, embedder):
          "Which country is Pope Leo XIV from?", ["Italy", "Argentina", "France", "the United States"]),
         ("Who won? Was it Smith or Jones?", "Who won?", ["Smith", "Jones"]),
         ("Who controls Deir Ezzor?", "Who controls Deir Ezzor?", []),
+        # A comma inside a number does not split it.
+        ("How big is the bonus? Is it $1,000, $5,000 or $10,000?", "How big is the bonus?", ["$1,000", "$5,000", "$10,000"]),
+        # "City, State" stays one choice; a list of states does not pair up; "D.C." keeps its dots.
+        ("Where did the Pilgrims land? Is it Jamestown, Virginia, Plymouth, Massachusetts or Newport, Rhode Island?",
+         "Where did the Pilgrims land?", ["Jamestown, Virginia", "Plymouth, Massachusetts", "Newport, Rhode Island"]),
+        ("Which state voted first? Is it Georgia, Arizona or Michigan?", "Which state voted first?", ["Georgia", "Arizona", "Michigan"]),
+        ("Near which city? Is it New York, Chicago, Washington, D.C. or Atlanta?", "Near which city?",
+         ["New York", "Chicago", "Washington, D.C.", "Atlanta"]),
     ],
 )
 def test_split_choices(question, stem, choices):
     from app.answering import split_choices
 
     assert split_choices(question) == (stem, choices)
+
+
+def test_a_city_state_choice_is_named_by_its_city():
+    from app.answering import _mentions
+
+    assert _mentions("Immigration agents arrived in Charlotte on Saturday.", "Charlotte, North Carolina")
+    assert not _mentions("Agents arrived in Raleigh, North Carolina.", "Charlotte, North Carolina")
+    assert _mentions("The bonus would be $5,000 a child.", "$5,000") and not _mentions("5 of 000", "$5,000")
