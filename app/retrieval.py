@@ -127,6 +127,8 @@ class Retriever:
         duplicate_jaccard: passages whose term sets overlap this much are one passage.
         news_weight: weight of the newness prior for any question with a `today` (news asked
             about on a date is usually recent news); 0 turns it off.
+        window_depth: the dense list of a relative-date window is drawn from this many times
+            `depth` nearest chunks.
         later_weight: how much lower an article dated after `today` (by more than a day) ranks,
             in first places of one list; 0 turns it off.
         reranker: an optional second stage, `(query, passages) -> passages`, given the
@@ -147,6 +149,7 @@ class Retriever:
         duplicate_jaccard: float = 0.8,
         news_weight: float = 0.75,
         later_weight: float = 1.0,
+        window_depth: int = 4,
         reranker: Reranker | None = None,
     ) -> None:
         self.store = store
@@ -161,6 +164,7 @@ class Retriever:
         self.duplicate_jaccard = duplicate_jaccard
         self.news_weight = news_weight
         self.later_weight = later_weight
+        self.window_depth = window_depth
         self.reranker = reranker
 
     def retrieve(
@@ -180,13 +184,15 @@ class Retriever:
         vector = self.store.embedder.embed([query])[0]
         self.keyword.sync(self.store)
         fused = Fusion(self.rrf_k)
-        searches = [(filters, 1.0)]
         window = _window(query, today, filters)
+        # The window's dense list is taken from a deeper search within the hard filters, not from
+        # a second filtered search: Chroma's date filter costs about 250 ms on 64,000 chunks.
+        deep = self.store.query(vector, self.depth * (self.window_depth if window else 1), where=filters.where())
+        searches = [(filters, 1.0, deep[: self.depth])]
         if window is not None:
-            searches.append((window, self.recency_weight))
-        for limits, weight in searches:
+            searches.append((window, self.recency_weight, [p for p in deep if window.allows(_meta(p))][: self.depth]))
+        for limits, weight, dense in searches:
             allow = limits.allows if limits else None
-            dense = self.store.query(vector, self.depth, where=limits.where())
             fused.add_chunks([p.chunk_id for p in dense], weight * self.dense_weight, dense)
             hits = self.keyword.search(query, self.depth, allow=allow)
             fused.add_chunks([cid for cid, _ in hits], weight * self.keyword_weight)
@@ -284,6 +290,15 @@ class Fusion:
             p.score = self.scores[cid]
             out.append(p)
         return out
+
+
+def _meta(p: Passage) -> dict[str, Any]:
+    """The chunk metadata `Filters.allows` reads, from a passage."""
+    try:
+        day = _day(p.published_at) if p.published_at else None
+    except ValueError:  # a date ingest could not read has no "day" in the store either
+        day = None
+    return {"day": day, "source": p.source}
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -393,16 +393,14 @@ class Store:
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Passage]:
         """Nearest chunks to `vector`, best first; leftovers of interrupted writes are dropped."""
-        total = self.chunks.count()
-        if total == 0:
-            return []
+        # Chroma returns fewer than k when it holds fewer; counting first would cost a call per query.
         res = self.chunks.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, total),
+            n_results=k,
             where=where or None,
             include=["documents", "metadatas", "distances"],
         )
-        if not res["ids"][0] and not where:
+        if not res["ids"][0] and not where and self.chunks.count() > 0:
             # Records exist but vector search finds none of them: the vector files are gone.
             raise StoreError(damaged_message(self._root, LookupError("vector search returned nothing")))
         passages = [
