@@ -61,6 +61,7 @@ class Tuning:
     min_key_coverage: float = 0.5  # share of the question's names and numbers the passages must hold
     support_precision: float = 0.75  # share of a model sentence's words its source must hold
     support_dense: float = 0.55
+    bare_terms: int = 4  # a model sentence of at most this many content words is a bare answer
     follow_ratio: float = 0.55  # a leaning sentence joins if it scores this share of the best
     second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
     other_ratio: float = 0.8  # ... and this share when it comes from another article than the best
@@ -540,13 +541,17 @@ def order_newest_first(selection: Selection) -> Selection:
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 
 
+# "The answer is: Zohran Mamdani." says "Zohran Mamdani.": the wrapper words are in no source.
+_WRAPPER = re.compile(r"^(?:the\s+)?(?:short\s+|final\s+|correct\s+)?answer(?:\s+is)?\s*[:\-–—]\s*", re.I)
+
+
 def split_model_text(text: str) -> list[tuple[str, list[int]]]:
     """Model output -> [(sentence without markers, cited passage numbers)]."""
     out = []
     for a, b in split_sentences(text):
         raw = text[a:b]
         cited = [int(n) for n in _MARKER.findall(raw)]
-        clean = _MARKER.sub("", raw).strip()
+        clean = _WRAPPER.sub("", _MARKER.sub("", raw).strip())
         if clean and clean not in {".", "!", "?"}:
             out.append((clean, cited))
     return out
@@ -611,7 +616,10 @@ def check_sentence(
         names_ok = s_names <= e_terms
         e_hedges = _hedges(e.text)
         hedges_ok = s_hedges <= e_hedges
-        ok = precision >= tuning.support_precision and sim >= tuning.support_dense and numbers_ok and names_ok and hedges_ok
+        # A bare answer ("Zohran Mamdani.") states nothing but the question's answer: every word
+        # must be in the source, whose fitness to answer the question is judged by its score.
+        similar = sim >= tuning.support_dense or (len(s_terms) <= tuning.bare_terms and precision == 1.0)
+        ok = precision >= tuning.support_precision and similar and numbers_ok and names_ok and hedges_ok
         if ok:
             reason = ""
         elif not numbers_ok:

@@ -115,3 +115,23 @@ def test_the_citation_check_refuses_a_turned_claim(embedder):
                    "The Miller Street bakery did not win the regional bread prize."):
         verdict = check_sentence(turned, [1], evidence, embedder, tuning)
         assert not verdict.supported and "does not say" in verdict.reason, verdict
+
+
+def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
+    """ "The answer is: Zohran Mamdani." is the bare answer "Zohran Mamdani.", whose words the source must hold."""
+    from app.answering import EvidenceScorer, Tuning, check_sentence, split_model_text
+    from ingest.store import Passage
+
+    text = "Zohran Mamdani won the race for mayor of New York City on Tuesday night."
+    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
+    evidence = EvidenceScorer(embedder).sentences([p])
+    (bare, cited), = split_model_text("The answer is: Zohran Mamdani [1].")
+    assert (bare, cited) == ("Zohran Mamdani.", [1])
+    assert check_sentence(bare, cited, evidence, embedder, Tuning()).supported
+    assert not check_sentence("Andrew Cuomo.", [1], evidence, embedder, Tuning()).supported
+    # Without the bare-answer rule the similarity of one word to a whole sentence decides, and fails.
+    text = "Lawmakers passed the ban on social media accounts for children under 16 late on Thursday, making Australia the first country with such a law."
+    p = Passage(chunk_id="d", article_id="b", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
+    evidence = EvidenceScorer(embedder).sentences([p])
+    assert check_sentence("Australia.", [1], evidence, embedder, Tuning()).supported
+    assert not check_sentence("Australia.", [1], evidence, embedder, Tuning(bare_terms=0)).supported
