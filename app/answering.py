@@ -554,7 +554,8 @@ def split_model_text(text: str) -> list[tuple[str, list[int]]]:
         raw = text[a:b]
         cited = [int(n) for n in _MARKER.findall(raw)]
         clean = _WRAPPER.sub("", _MARKER.sub("", raw).strip())
-        if clean and clean not in {".", "!", "?"}:
+        # "The names of the pardoned turkeys are:" introduces what follows and states nothing.
+        if clean and clean not in {".", "!", "?"} and not clean.rstrip(". ").endswith(":"):
             out.append((clean, cited))
     return out
 

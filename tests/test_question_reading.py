@@ -127,6 +127,7 @@ def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
     evidence = EvidenceScorer(embedder).sentences([p])
     (bare, cited), = split_model_text("The answer is: Zohran Mamdani [1].")
     assert (bare, cited) == ("Zohran Mamdani.", [1])
+    assert split_model_text("The turkeys pardoned this week are: [1]. Gobble and Waddle [1].") == [("Gobble and Waddle.", [1])]
     assert check_sentence(bare, cited, evidence, embedder, Tuning()).supported
     assert not check_sentence("Andrew Cuomo.", [1], evidence, embedder, Tuning()).supported
     # Without the bare-answer rule the similarity of one word to a whole sentence decides, and fails.
