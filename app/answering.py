@@ -72,7 +72,6 @@ class Tuning:
     source_weight: float = 0.1  # bonus when the question names the article's outlet ("the TechCrunch report")
     common_share: float = 0.1  # a name in this share of the indexed chunks counts as found (key coverage)
     common_min_chunks: int = 200  # ... once the index is this large (in a small one, shares mean little)
-    rank_preference: float = 0.0  # a further cost per retrieval rank, in ranking only (not abstention)
     question_penalty: float = 0.2  # an article's own question ("Why do we celebrate Thanksgiving?") answers nothing
 
 
@@ -280,7 +279,6 @@ class EvidenceScorer:
             # reads `match` alone (a question naming an outlet is not answered by the outlet).
             e.score = (
                 e.match
-                - t.rank_preference * e.rank
                 + t.date_weight * date_affinity(periods, e.passage.date)
                 + t.type_weight * e.offers
                 + t.source_weight * source_named(asked_words, e.passage.source)

@@ -23,6 +23,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
+# The README's picture; the test takes it again only when asked to (NEWSQA_SCREENSHOT=1), so a
+# test run leaves the checkout as it was.
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 USER, PASSWORD = "reporter", "night-desk-42"
 CHROMIUM_ARGS = [
@@ -213,8 +215,8 @@ def test_seed_question_streams_with_a_source_card(page):
     answer = _last_bot_text(page)
     assert "The militants control less than half the city" in answer
     page.mouse.move(0, 0)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    shot = page.screenshot(path=str(SCREENSHOT)) if os.environ.get("NEWSQA_SCREENSHOT") == "1" else page.screenshot()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
     states = page.evaluate("window.__bot")
     assert any("Searching the articles" in s for s in states), states
     assert states.index(next(s for s in states if "Searching" in s)) < len(states) - 1
