@@ -375,13 +375,13 @@ def _squashed(text: str) -> str:
 
 
 _US_STATES = frozenset(_squashed(s) for s in (
-    "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho "
-    "Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota "
-    "Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah "
-    "Vermont Virginia Washington Wisconsin Wyoming DC".split()
-    + ["New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota",
-       "Rhode Island", "South Carolina", "South Dakota", "West Virginia"]
-))
+    "Alabama, Alaska, Arizona, Arkansas, California, Colorado, Connecticut, Delaware, Florida, Georgia, "
+    "Hawaii, Idaho, Illinois, Indiana, Iowa, Kansas, Kentucky, Louisiana, Maine, Maryland, Massachusetts, "
+    "Michigan, Minnesota, Mississippi, Missouri, Montana, Nebraska, Nevada, New Hampshire, New Jersey, "
+    "New Mexico, New York, North Carolina, North Dakota, Ohio, Oklahoma, Oregon, Pennsylvania, Rhode Island, "
+    "South Carolina, South Dakota, Tennessee, Texas, Utah, Vermont, Virginia, Washington, West Virginia, "
+    "Wisconsin, Wyoming, DC"
+).split(", "))
 
 
 def split_choices(question: str) -> tuple[str, list[str]]:

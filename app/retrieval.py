@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ingest.keyword import KeywordIndex
-from ingest.store import Passage, Store, passage_from_record
+from ingest.store import Passage, Store, day_number, passage_from_record
 from ingest.terms import MONTHS, fold
 
 
@@ -25,9 +25,9 @@ class Filters:
         """The same limits as a Chroma `where` clause."""
         clauses: list[dict[str, Any]] = []
         if self.date_from:
-            clauses.append({"day": {"$gte": _day(self.date_from)}})
+            clauses.append({"day": {"$gte": day_number(self.date_from)}})
         if self.date_to:
-            clauses.append({"day": {"$lte": _day(self.date_to)}})
+            clauses.append({"day": {"$lte": day_number(self.date_to)}})
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
         if not clauses:
@@ -37,18 +37,14 @@ class Filters:
     def allows(self, meta: dict[str, Any]) -> bool:
         """The same limits as a predicate on chunk metadata (for the keyword index)."""
         day = meta.get("day")
-        if self.date_from and (day is None or day < _day(self.date_from)):
+        if self.date_from and (day is None or day < day_number(self.date_from)):
             return False
-        if self.date_to and (day is None or day > _day(self.date_to)):
+        if self.date_to and (day is None or day > day_number(self.date_to)):
             return False
         return not self.sources or meta.get("source") in self.sources
 
     def __bool__(self) -> bool:
         return bool(self.date_from or self.date_to or self.sources)
-
-
-def _day(iso: str) -> int:
-    return int(iso[:10].replace("-", ""))
 
 
 def resolve_relative_dates(question: str, today: date) -> Filters:
@@ -294,11 +290,7 @@ class Fusion:
 
 def _meta(p: Passage) -> dict[str, Any]:
     """The chunk metadata `Filters.allows` reads, from a passage."""
-    try:
-        day = _day(p.published_at) if p.published_at else None
-    except ValueError:  # a date ingest could not read has no "day" in the store either
-        day = None
-    return {"day": day, "source": p.source}
+    return {"day": day_number(p.published_at), "source": p.source}
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

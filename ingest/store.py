@@ -85,7 +85,8 @@ def _embedding_function(embedder: Any):
     return NewsqaEmbeddingFunction(embedder)
 
 
-def _day(date: str | None) -> int | None:
+def day_number(date: str | None) -> int | None:
+    """An ISO date as the number stored in chunk metadata for date filters: "2025-03-12" -> 20250312."""
     return int(date[:10].replace("-", "")) if date else None
 
 
@@ -527,7 +528,7 @@ def _article_meta(article: Article) -> dict[str, Any]:
         "source": article.source,
         "url": article.url,
         "published_at": article.published_at,
-        "day": _day(article.published_at),
+        "day": day_number(article.published_at),
         "author": article.author,
     }
 
