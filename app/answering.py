@@ -586,6 +586,29 @@ class Check:
     reason: str = ""
 
 
+# A number with its currency and scale: "$5 billion" is not "$5 million", nor "21.50 cents" "$21.50".
+_QUANTITY = re.compile(
+    r"([$£€])?\s?(\d[\d,]*(?:\.\d+)?)\s*(%|percent\b|per cent\b|thousand\b|million\b|billion\b|bn\b|trillion\b|cents?\b)?"
+    r"(?:\s+(dollars?|pounds?|euros?)\b)?",
+    re.I,
+)
+_UNIT_NAMES = {
+    "$": "dollar", "dollars": "dollar", "£": "pound", "pounds": "pound", "€": "euro", "euros": "euro",
+    "%": "percent", "per cent": "percent", "bn": "billion", "cents": "cent",
+}
+
+
+def quantities(text: str) -> set[tuple[str, str]]:
+    """(number, unit) for each unit a number is written with: "$5 billion" -> {("5", "dollar"), ("5", "billion")}."""
+    out = set()
+    for m in _QUANTITY.finditer(text):
+        n = numbers(m.group(2)).pop()
+        for unit in m.group(1, 3, 4):
+            if unit:
+                out.add((n, _UNIT_NAMES.get(unit.lower(), unit.lower())))
+    return out
+
+
 def check_sentence(
     sentence: str,
     cited: list[int],
@@ -608,12 +631,13 @@ def check_sentence(
     sims = vectors[1:] @ vectors[0]
     best: Check | None = None
     s_numbers = numbers(sentence)
+    s_quantities = quantities(sentence)
     s_names = set(terms(" ".join(key_terms(sentence))))
     s_hedges = _hedges(sentence)
     for e, sim in zip(pool, sims):
         e_terms = set(terms(e.text)) | set(terms(e.passage.title or ""))
         precision = len(s_terms & e_terms) / len(s_terms)
-        numbers_ok = s_numbers <= numbers(e.text)
+        numbers_ok = s_numbers <= numbers(e.text) and s_quantities <= quantities(e.text)
         names_ok = s_names <= e_terms
         e_hedges = _hedges(e.text)
         hedges_ok = s_hedges <= e_hedges

@@ -136,3 +136,20 @@ def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
     evidence = EvidenceScorer(embedder).sentences([p])
     assert check_sentence("Australia.", [1], evidence, embedder, Tuning()).supported
     assert not check_sentence("Australia.", [1], evidence, embedder, Tuning(bare_terms=0)).supported
+
+
+def test_the_citation_check_reads_a_number_with_its_currency_and_scale(embedder):
+    from app.answering import EvidenceScorer, Tuning, check_sentence, quantities
+    from ingest.store import Passage
+
+    assert quantities("It cost $5 billion, or 5%.") == {("5", "dollar"), ("5", "billion"), ("5", "percent")}
+    assert quantities("5 billion dollars") == quantities("$5bn")
+    text = "The average price for a 16-pound turkey this year is $21.50, and the deal was worth $5 million."
+    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
+    evidence = EvidenceScorer(embedder).sentences([p])
+    tuning = Tuning()
+    assert check_sentence("The average price for a 16-pound turkey this year is $21.50.", [1], evidence, embedder, tuning).supported
+    for wrong in ("The average price for a 16-pound turkey this year is 21.50 cents.",
+                  "The average price for a 16-pound turkey this year is $21.50, and the deal was worth $5 billion."):
+        verdict = check_sentence(wrong, [1], evidence, embedder, tuning)
+        assert not verdict.supported and verdict.reason == "numbers differ", verdict
