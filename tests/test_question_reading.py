@@ -101,14 +101,21 @@ def test_a_name_most_of_a_large_index_holds_does_not_decide_coverage(embedder):
     assert EvidenceScorer(embedder, keyword, Tuning(common_min_chunks=10, common_share=0.5)).key_coverage(question, [p]) == 0.0
 
 
-def test_the_citation_check_refuses_a_turned_claim(embedder):
-    """Same words, other meaning: a forecast or a negation the source does not make is not supported."""
-    from app.answering import EvidenceScorer, Tuning, check_sentence
+def _sentences_of(embedder, text: str):
+    """The sentences of a one-passage article, as the citation check receives them."""
+    from app.answering import EvidenceScorer
     from ingest.store import Passage
 
-    text = "The Miller Street bakery won the regional bread prize on Tuesday."
     p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
-    evidence = EvidenceScorer(embedder).sentences([p])
+    return EvidenceScorer(embedder).sentences([p])
+
+
+def test_the_citation_check_refuses_a_turned_claim(embedder):
+    """Same words, other meaning: a forecast or a negation the source does not make is not supported."""
+    from app.answering import Tuning, check_sentence
+
+    text = "The Miller Street bakery won the regional bread prize on Tuesday."
+    evidence = _sentences_of(embedder, text)
     tuning = Tuning()
     assert check_sentence("The Miller Street bakery won the regional bread prize.", [1], evidence, embedder, tuning).supported
     for turned in ("The Miller Street bakery will win the regional bread prize.",
@@ -119,12 +126,10 @@ def test_the_citation_check_refuses_a_turned_claim(embedder):
 
 def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
     """ "The answer is: Zohran Mamdani." is the bare answer "Zohran Mamdani.", whose words the source must hold."""
-    from app.answering import EvidenceScorer, Tuning, check_sentence, split_model_text
-    from ingest.store import Passage
+    from app.answering import Tuning, check_sentence, split_model_text
 
     text = "Zohran Mamdani won the race for mayor of New York City on Tuesday night."
-    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
-    evidence = EvidenceScorer(embedder).sentences([p])
+    evidence = _sentences_of(embedder, text)
     (bare, cited), = split_model_text("The answer is: Zohran Mamdani [1].")
     assert (bare, cited) == ("Zohran Mamdani.", [1])
     assert split_model_text("The turkeys pardoned this week are: [1]. Gobble and Waddle [1].") == [("Gobble and Waddle.", [1])]
@@ -132,21 +137,18 @@ def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
     assert not check_sentence("Andrew Cuomo.", [1], evidence, embedder, Tuning()).supported
     # Without the bare-answer rule the similarity of one word to a whole sentence decides, and fails.
     text = "Lawmakers passed the ban on social media accounts for children under 16 late on Thursday, making Australia the first country with such a law."
-    p = Passage(chunk_id="d", article_id="b", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
-    evidence = EvidenceScorer(embedder).sentences([p])
+    evidence = _sentences_of(embedder, text)
     assert check_sentence("Australia.", [1], evidence, embedder, Tuning()).supported
     assert not check_sentence("Australia.", [1], evidence, embedder, Tuning(bare_terms=0)).supported
 
 
 def test_the_citation_check_reads_a_number_with_its_currency_and_scale(embedder):
-    from app.answering import EvidenceScorer, Tuning, check_sentence, quantities
-    from ingest.store import Passage
+    from app.answering import Tuning, check_sentence, quantities
 
     assert quantities("It cost $5 billion, or 5%.") == {("5", "dollar"), ("5", "billion"), ("5", "percent")}
     assert quantities("5 billion dollars") == quantities("$5bn")
     text = "The average price for a 16-pound turkey this year is $21.50, and the deal was worth $5 million."
-    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
-    evidence = EvidenceScorer(embedder).sentences([p])
+    evidence = _sentences_of(embedder, text)
     tuning = Tuning()
     assert check_sentence("The average price for a 16-pound turkey this year is $21.50.", [1], evidence, embedder, tuning).supported
     for wrong in ("The average price for a 16-pound turkey this year is 21.50 cents.",
