@@ -146,25 +146,23 @@ class KeywordIndex:
         weights = idf[cols_arr] * tf * (self.k1 + 1) / (tf + norm)
         return sparse.csc_matrix((weights, (rows_arr, cols_arr)), shape=(n_docs, len(vocab))), df
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of an (already stemmed) term; unseen terms get the maximum."""
+    def _counts(self, term: str) -> tuple[int, float]:
+        """(indexed chunks, chunks holding an already stemmed term), building the index if needed."""
         with self._lock:
             if self._matrix is None:
                 self._build()
-            n = len(self._ids)
             j = self._vocab.get(term)
-            df = self._df[j] if j is not None and j < len(self._df) else 0.0
-            return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+            return len(self._ids), float(self._df[j]) if j is not None and j < len(self._df) else 0.0
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an (already stemmed) term; unseen terms get the maximum."""
+        n, df = self._counts(term)
+        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
 
     def share(self, term: str) -> float:
         """Share of the indexed chunks that hold an (already stemmed) term; 0.0 for an empty index."""
-        with self._lock:
-            if self._matrix is None:
-                self._build()
-            j = self._vocab.get(term)
-            if not self._ids or j is None or j >= len(self._df):
-                return 0.0
-            return float(self._df[j]) / len(self._ids)
+        n, df = self._counts(term)
+        return df / n if n else 0.0
 
     def query_terms(self, query: str) -> list[str]:
         """The index terms a query searches for."""
