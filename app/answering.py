@@ -62,6 +62,7 @@ class Tuning:
     support_precision: float = 0.75  # share of a model sentence's words its source must hold
     support_dense: float = 0.55
     bare_terms: int = 4  # a model sentence of at most this many content words is a bare answer
+    bare_names: float = 0.5  # ... whose source sentence holds this share of the names the question asks about
     follow_ratio: float = 0.55  # a leaning sentence joins if it scores this share of the best
     second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
     other_ratio: float = 0.8  # ... and this share when it comes from another article than the best
@@ -615,11 +616,16 @@ def check_sentence(
     evidence: list[Evidence],
     embedder,
     tuning: Tuning,
+    question: str = "",
 ) -> Check:
     """Is the sentence backed by one retrieved sentence (preferably of a passage it cites)?
 
     Backed means: all its names and numbers and most of its other content words are in that
-    source sentence, and the two mean nearly the same (embedding similarity).
+    source sentence, and the two mean nearly the same (embedding similarity). A name the source
+    sentence lacks may come from its article's title, but not in place of a name the sentence
+    has ("The NFL has played 84 games" is not "The Lions have played 84 games"). A bare answer
+    ("Krispy Kreme.") also needs most of the names `question` asks about in its source sentence:
+    it claims to answer that question, and a sentence about another subject does not.
     """
     s_terms = set(terms(sentence))
     if not s_terms:
@@ -634,16 +640,22 @@ def check_sentence(
     s_quantities = quantities(sentence)
     s_names = set(terms(" ".join(key_terms(sentence))))
     s_hedges = _hedges(sentence)
+    asked_names = set(terms(" ".join(key_terms(asked_sentence(question))))) if question else set()
     for e, sim in zip(pool, sims):
-        e_terms = set(terms(e.text)) | set(terms(e.passage.title or ""))
+        own_terms = set(terms(e.text))
+        e_terms = own_terms | set(terms(e.passage.title or ""))
         precision = len(s_terms & e_terms) / len(s_terms)
         numbers_ok = s_numbers <= numbers(e.text) and s_quantities <= quantities(e.text)
-        names_ok = s_names <= e_terms
+        from_title = s_names - own_terms
+        left_out = set(terms(" ".join(key_terms(e.text)))) - s_terms - set(numbers(e.text))
+        names_ok = s_names <= e_terms and not (from_title and left_out)
         e_hedges = _hedges(e.text)
         hedges_ok = s_hedges <= e_hedges
         # A bare answer ("Zohran Mamdani.") states nothing but the question's answer: every word
         # must be in the source, whose fitness to answer the question is judged by its score.
-        similar = sim >= tuning.support_dense or (len(s_terms) <= tuning.bare_terms and precision == 1.0)
+        about = len(asked_names & own_terms) / len(asked_names) if asked_names else 1.0
+        bare = len(s_terms) <= tuning.bare_terms and precision == 1.0 and about >= tuning.bare_names
+        similar = sim >= tuning.support_dense or bare
         ok = precision >= tuning.support_precision and similar and numbers_ok and names_ok and hedges_ok
         if ok:
             reason = ""
@@ -651,6 +663,8 @@ def check_sentence(
             reason = "numbers differ"
         elif not hedges_ok:
             reason = f"the source does not say {', '.join(sorted(s_hedges - e_hedges))}"
+        elif not names_ok and s_names <= e_terms:
+            reason = f"names in place of the source's: {', '.join(sorted(from_title))} for {', '.join(sorted(left_out))}"
         elif not names_ok:
             reason = f"names not in the source: {', '.join(sorted(s_names - e_terms))}"
         else:

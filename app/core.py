@@ -280,7 +280,7 @@ class NewsQA:
             for text, cited in split_model_text(raw):
                 if "NOT IN SOURCES" in text.upper():
                     continue
-                verdict = check_sentence(text, cited, evidence, self.embedder, self.tuning)
+                verdict = check_sentence(text, cited, evidence, self.embedder, self.tuning, question)
                 if not verdict.supported or verdict.source is None:
                     dropped.append(f"{text} ({verdict.reason})")
                     continue

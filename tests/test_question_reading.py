@@ -101,12 +101,12 @@ def test_a_name_most_of_a_large_index_holds_does_not_decide_coverage(embedder):
     assert EvidenceScorer(embedder, keyword, Tuning(common_min_chunks=10, common_share=0.5)).key_coverage(question, [p]) == 0.0
 
 
-def _sentences_of(embedder, text: str):
+def _sentences_of(embedder, text: str, title: str | None = None):
     """The sentences of a one-passage article, as the citation check receives them."""
     from app.answering import EvidenceScorer
     from ingest.store import Passage
 
-    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=None, source=None, url=None, published_at=None)
+    p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=title, source=None, url=None, published_at=None)
     return EvidenceScorer(embedder).sentences([p])
 
 
@@ -153,6 +153,36 @@ def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
     evidence = _sentences_of(embedder, text)
     assert check_sentence("Australia.", [1], evidence, embedder, Tuning()).supported
     assert not check_sentence("Australia.", [1], evidence, embedder, Tuning(bare_terms=0)).supported
+
+
+def test_a_bare_answer_needs_the_subject_asked_about_in_its_source(embedder):
+    """The names of the governor's turkeys do not answer a question about the president's."""
+    from app.answering import Tuning, check_sentence
+
+    question = "What are the names of the turkeys President Donald Trump pardoned before Thanksgiving this week?"
+    evidence = _sentences_of(
+        embedder,
+        "President Donald Trump pardoned two turkeys named Gobble and Waddle at the White House. "
+        "North Carolina Gov. Josh Stein also pardoned two turkeys, named Krispy and Kreme, ahead of Thanksgiving.",
+        title="Two North Carolina turkeys get pardon from President Donald Trump",
+    )
+    verdict = check_sentence("Krispy Kreme.", [1], evidence, embedder, Tuning(), question)
+    assert not verdict.supported, verdict
+    assert check_sentence("Gobble and Waddle.", [1], evidence, embedder, Tuning(), question).supported
+    # Without the question, the words alone decide, and the wrong pair passes.
+    assert check_sentence("Krispy Kreme.", [1], evidence, embedder, Tuning()).supported
+
+
+def test_a_name_from_the_title_cannot_stand_in_for_the_sentence_s_own(embedder):
+    """The title may supply a name the sentence leaves implicit, not replace the one it states."""
+    from app.answering import Tuning, check_sentence
+
+    evidence = _sentences_of(embedder, "The Lions have played 84 Thanksgiving games, the most of any team.",
+                             title="NFL on Thanksgiving: a history of the holiday games")
+    verdict = check_sentence("The NFL has played 84 Thanksgiving games, the most of any team.", [1], evidence, embedder, Tuning())
+    assert not verdict.supported and "in place of" in verdict.reason, verdict
+    assert check_sentence("The Lions have played 84 Thanksgiving games in the NFL.", [1], evidence, embedder, Tuning()).supported
+    assert check_sentence("The Lions have played 84 Thanksgiving games.", [1], evidence, embedder, Tuning()).supported
 
 
 def test_quantities_read_a_number_with_its_currency_and_scale():
