@@ -339,7 +339,7 @@ def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
             continue  # without any of the question's words it answers something else
         if e.passage.article_id != best.passage.article_id and e.score < tuning.other_ratio * best.score:
             continue
-        if (e.passage.chunk_id, e.order) in used or any(_same_claim(e.text, g.text) for grp in groups for g in grp):
+        if (e.passage.chunk_id, e.order) in used or any(same_claim(e.text, g.text) for grp in groups for g in grp):
             continue
         group = [e]
         prev = by_pos.get((e.passage.chunk_id, e.order - 1))
@@ -358,7 +358,8 @@ def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
     return Selection(groups)
 
 
-def _same_claim(a: str, b: str) -> bool:
+def same_claim(a: str, b: str) -> bool:
+    """Whether two sentences say the same thing in nearly the same words (content-word overlap)."""
     ta, tb = set(terms(a)), set(terms(b))
     return bool(ta) and len(ta & tb) / len(ta | tb) > 0.6
 
@@ -636,6 +637,7 @@ def check_sentence(
     vectors = embedder.embed([sentence] + [e.text for e in pool])
     sims = vectors[1:] @ vectors[0]
     best: Check | None = None
+    best_rank: tuple[float, ...] = ()
     s_numbers = numbers(sentence)
     s_quantities = quantities(sentence)
     s_names = set(terms(" ".join(key_terms(sentence))))
@@ -670,8 +672,11 @@ def check_sentence(
         else:
             reason = "not in the cited passage"
         check = Check(sentence, ok, e, precision, float(sim), reason)
-        if best is None or (check.supported, precision + float(sim)) > (best.supported, best.precision + best.dense):
-            best = check
+        # Of the sources that back it, the one that best answers the question is cited; of those
+        # that don't, the closest explains the refusal.
+        rank = (1.0, e.score, precision + float(sim)) if ok else (0.0, precision + float(sim))
+        if best is None or rank > best_rank:
+            best, best_rank = check, rank
     assert best is not None
     return best
 

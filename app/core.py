@@ -31,6 +31,7 @@ from .answering import (
     extractive,
     order_newest_first,
     pick_choice,
+    same_claim,
     split_choices,
     split_model_text,
 )
@@ -279,6 +280,10 @@ class NewsQA:
         def check(raw: str) -> Iterator[str]:
             for text, cited in split_model_text(raw):
                 if "NOT IN SOURCES" in text.upper():
+                    continue
+                if any(same_claim(text, k) for k, _ in kept):
+                    # Small models loop ("Gobble and Waddle. Gobble and Waddle."): say it once.
+                    dropped.append(f"{text} (repeats an earlier sentence)")
                     continue
                 verdict = check_sentence(text, cited, evidence, self.embedder, self.tuning, question)
                 if not verdict.supported or verdict.source is None:

@@ -94,6 +94,17 @@ def test_supported_model_sentences_are_kept_and_cited(seeded, recording_model):
     _check_citations(a)
 
 
+def test_a_model_that_repeats_itself_is_shown_once(seeded, recording_model):
+    from app import NewsQA
+
+    line = "The militants control less than half the city [2]. "
+    qa = NewsQA(seeded.settings.data_dir, embedder=seeded.embedder, store=seeded.store, chat_model=recording_model(line * 3))
+    a = qa.ask("Who controls Deir Ezzor?", mode="generative")
+    assert a.text.count("less than half the city") == 1 and len(a.sentences) == 1
+    assert sum("repeats an earlier sentence" in n for n in a.notes) == 2
+    _check_citations(a)
+
+
 @pytest.mark.slow
 def test_real_smollm2_answer_is_grounded(seeded):
     """The bundled GGUF through llama-cpp-python: whatever it writes, what we show is supported."""

@@ -191,3 +191,13 @@ def test_quantities_read_a_number_with_its_currency_and_scale():
     assert quantities("It cost $5 billion, or 5%.") == {("5", "dollar"), ("5", "billion"), ("5", "percent")}
     assert quantities("5 billion dollars") == quantities("$5bn")
     assert quantities("$21.50") != quantities("21.50 cents")
+
+
+def test_the_citation_check_cites_the_backing_sentence_that_best_answers_the_question(embedder):
+    """Of two sentences that hold a bare answer's words, the one scored as answering the question is its source."""
+    from app.answering import Tuning, check_sentence
+
+    evidence = _sentences_of(embedder, "Gobble and Waddle went viral. The two turkeys pardoned on Tuesday were named Gobble and Waddle.")
+    evidence[0].score, evidence[1].score = 0.1, 0.9
+    verdict = check_sentence("Gobble and Waddle.", [1], evidence, embedder, Tuning(), "What were the pardoned turkeys named?")
+    assert verdict.supported and verdict.source is evidence[1], verdict
