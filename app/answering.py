@@ -32,6 +32,11 @@ _LEANS_BACK = re.compile(
 )
 
 
+def leans_back(sentence: str) -> bool:
+    """Whether the sentence needs the one before it to be understood ("They are 37-45-2 in those games.")."""
+    return bool(_LEANS_BACK.match(sentence))
+
+
 @dataclass
 class Evidence:
     """A sentence of a retrieved passage; start/end are offsets into the article text."""
@@ -343,12 +348,12 @@ def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
             continue
         group = [e]
         prev = by_pos.get((e.passage.chunk_id, e.order - 1))
-        if prev is not None and _LEANS_BACK.match(e.text) and (prev.passage.chunk_id, prev.order) not in used:
+        if prev is not None and leans_back(e.text) and (prev.passage.chunk_id, prev.order) not in used:
             group.insert(0, prev)
         nxt = by_pos.get((e.passage.chunk_id, e.order + 1))
         if (
             nxt is not None
-            and _LEANS_BACK.match(nxt.text)
+            and leans_back(nxt.text)
             and nxt.score >= tuning.follow_ratio * e.score
             and (nxt.passage.chunk_id, nxt.order) not in used
         ):

@@ -29,6 +29,7 @@ from .answering import (
     citation_for,
     compose_text,
     extractive,
+    leans_back,
     order_newest_first,
     pick_choice,
     same_claim,
@@ -277,13 +278,20 @@ class NewsQA:
         citations: dict[tuple[str, int, int], Citation] = {}
         sentences: list[AnswerSentence] = []
 
+        after_kept = [False]  # whether the model's previous sentence was shown
+
         def check(raw: str) -> Iterator[str]:
             for text, cited in split_model_text(raw):
+                shown, after_kept[0] = after_kept[0], False
                 if "NOT IN SOURCES" in text.upper():
                     continue
                 if any(same_claim(text, k) for k, _ in kept):
                     # Small models loop ("Gobble and Waddle. Gobble and Waddle."): say it once.
                     dropped.append(f"{text} (repeats an earlier sentence)")
+                    continue
+                if not shown and leans_back(text):
+                    # "They are 37-45-2 in those games." after its subject was refused says nothing.
+                    dropped.append(f"{text} (leans on a sentence that is not shown)")
                     continue
                 verdict = check_sentence(text, cited, evidence, self.embedder, self.tuning, question)
                 if not verdict.supported or verdict.source is None:
@@ -301,6 +309,7 @@ class NewsQA:
                 s = AnswerSentence(text=text, citations=[n], support="supported", score=round(verdict.precision, 3))
                 sentences.append(s)
                 kept.append((text, src))
+                after_kept[0] = True
                 yield ("" if len(sentences) == 1 else " ") + compose_text([s])
 
         from .backends import BackendError

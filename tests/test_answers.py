@@ -105,6 +105,18 @@ def test_a_model_that_repeats_itself_is_shown_once(seeded, recording_model):
     _check_citations(a)
 
 
+def test_a_model_sentence_leaning_on_a_refused_one_goes_with_it(seeded, recording_model):
+    """ "They still control ..." after a refused claim would read as the refused claim's subject."""
+    from app import NewsQA
+
+    model = recording_model("The US-backed Syrian regime controls Deir Ezzor [1]. They still control rural areas and the border with Iraq [2].")
+    qa = NewsQA(seeded.settings.data_dir, embedder=seeded.embedder, store=seeded.store, chat_model=model)
+    a = qa.ask("Who controls Deir Ezzor?", mode="generative")
+    assert any("leans on a sentence that is not shown" in n for n in a.notes), a.notes
+    assert all(s.support != "supported" for s in a.sentences)  # fell back to quoting the sources
+    _check_citations(a)
+
+
 @pytest.mark.slow
 def test_real_smollm2_answer_is_grounded(seeded):
     """The bundled GGUF through llama-cpp-python: whatever it writes, what we show is supported."""
