@@ -659,7 +659,8 @@ def check_sentence(
         e_hedges = _hedges(e.text)
         hedges_ok = s_hedges <= e_hedges
         # A bare answer ("Zohran Mamdani.") states nothing but the question's answer: every word
-        # must be in the source, whose fitness to answer the question is judged by its score.
+        # must be in the source, which must be about what the question asks (its names) and
+        # score well enough against the question (judged by the caller).
         about = len(asked_names & own_terms) / len(asked_names) if asked_names else 1.0
         bare = len(s_terms) <= tuning.bare_terms and precision == 1.0 and about >= tuning.bare_names
         similar = sim >= tuning.support_dense or bare

@@ -288,6 +288,7 @@ class NewsQA:
                 if any(same_claim(text, k) for k, _ in kept):
                     # Small models loop ("Gobble and Waddle. Gobble and Waddle."): say it once.
                     dropped.append(f"{text} (repeats an earlier sentence)")
+                    after_kept[0] = True  # what it repeats is shown, so a sentence leaning on it reads
                     continue
                 if not shown and leans_back(text):
                     # "They are 37-45-2 in those games." after its subject was refused says nothing.

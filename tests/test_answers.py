@@ -98,10 +98,13 @@ def test_a_model_that_repeats_itself_is_shown_once(seeded, recording_model):
     from app import NewsQA
 
     line = "The militants control less than half the city [2]. "
-    qa = NewsQA(seeded.settings.data_dir, embedder=seeded.embedder, store=seeded.store, chat_model=recording_model(line * 3))
+    then = "They still control rural areas and the border with Iraq [2]."
+    qa = NewsQA(seeded.settings.data_dir, embedder=seeded.embedder, store=seeded.store, chat_model=recording_model(line * 3 + then))
     a = qa.ask("Who controls Deir Ezzor?", mode="generative")
-    assert a.text.count("less than half the city") == 1 and len(a.sentences) == 1
+    assert a.text.count("less than half the city") == 1 and len(a.sentences) == 2
     assert sum("repeats an earlier sentence" in n for n in a.notes) == 2
+    # What the repeats repeat is shown, so the sentence leaning on them reads and is kept.
+    assert a.sentences[1].text.startswith("They still control rural areas") and a.sentences[1].support == "supported"
     _check_citations(a)
 
 
