@@ -36,14 +36,12 @@ class SentenceStage:
         self.seconds: list[float] = []
 
     def __call__(self, query: str, ranked: list) -> list:
-        from ingest.chunking import split_sentences
-
         t0 = time.perf_counter()
         top = ranked[: self.depth]
         q = self.scorer.embed_sentences([query])[0]
         best = []
         for p in top:
-            sentences = [p.text[a:b] for a, b in split_sentences(p.text)] or [p.text]
+            sentences = [e.text for e in self.scorer.sentences([p])] or [p.text]
             best.append(float((self.scorer.embed_sentences(sentences) @ q).max()))
         for rank, i in enumerate(sorted(range(len(top)), key=lambda i: -best[i])):
             top[i].score += self.weight / (self.rrf_k + rank + 1)
