@@ -195,6 +195,11 @@ def key_terms(question: str) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k))
 
 
+def key_term_set(text: str) -> set[str]:
+    """`key_terms` as the index's terms, for comparing with a sentence's terms."""
+    return set(terms(" ".join(key_terms(text))))
+
+
 class EvidenceScorer:
     """Scores the sentences of retrieved passages against a question."""
 
@@ -263,7 +268,7 @@ class EvidenceScorer:
         q = self.embedder.embed([question])[0]
         dense = self.embed_sentences([e.text for e in evidence]) @ q
         q_terms = [x for x in dict.fromkeys(terms(question)) if x not in QUESTION_WORDS]
-        keys = set(terms(" ".join(key_terms(question))))
+        keys = key_term_set(question)
         topic = [x for x in q_terms if x in keys]
         focus = [x for x in q_terms if x not in keys] or q_terms
         periods = named_periods(question)
@@ -645,16 +650,16 @@ def check_sentence(
     best_rank: tuple[float, ...] = ()
     s_numbers = numbers(sentence)
     s_quantities = quantities(sentence)
-    s_names = set(terms(" ".join(key_terms(sentence))))
+    s_names = key_term_set(sentence)
     s_hedges = _hedges(sentence)
-    asked_names = set(terms(" ".join(key_terms(asked_sentence(question))))) if question else set()
+    asked_names = key_term_set(asked_sentence(question)) if question else set()
     for e, sim in zip(pool, sims):
         own_terms = set(terms(e.text))
         e_terms = own_terms | set(terms(e.passage.title or ""))
         precision = len(s_terms & e_terms) / len(s_terms)
         numbers_ok = s_numbers <= numbers(e.text) and s_quantities <= quantities(e.text)
         from_title = s_names - own_terms
-        left_out = set(terms(" ".join(key_terms(e.text)))) - s_terms - set(numbers(e.text))
+        left_out = key_term_set(e.text) - s_terms - set(numbers(e.text))
         names_ok = s_names <= e_terms and not (from_title and left_out)
         e_hedges = _hedges(e.text)
         hedges_ok = s_hedges <= e_hedges
