@@ -657,9 +657,10 @@ def check_sentence(
         own_terms = set(terms(e.text))
         e_terms = own_terms | set(terms(e.passage.title or ""))
         precision = len(s_terms & e_terms) / len(s_terms)
-        numbers_ok = s_numbers <= numbers(e.text) and s_quantities <= quantities(e.text)
+        e_numbers = numbers(e.text)
+        numbers_ok = s_numbers <= e_numbers and s_quantities <= quantities(e.text)
         from_title = s_names - own_terms
-        left_out = key_term_set(e.text) - s_terms - set(numbers(e.text))
+        left_out = key_term_set(e.text) - s_terms - e_numbers
         names_ok = s_names <= e_terms and not (from_title and left_out)
         e_hedges = _hedges(e.text)
         hedges_ok = s_hedges <= e_hedges

@@ -278,17 +278,18 @@ class NewsQA:
         citations: dict[tuple[str, int, int], Citation] = {}
         sentences: list[AnswerSentence] = []
 
-        after_kept = [False]  # whether the model's previous sentence was shown
+        after_kept = False  # whether the model's previous sentence was shown
 
         def check(raw: str) -> Iterator[str]:
+            nonlocal after_kept
             for text, cited in split_model_text(raw):
-                shown, after_kept[0] = after_kept[0], False
+                shown, after_kept = after_kept, False
                 if "NOT IN SOURCES" in text.upper():
                     continue
                 if any(same_claim(text, k) for k, _ in kept):
                     # Small models loop ("Gobble and Waddle. Gobble and Waddle."): say it once.
                     dropped.append(f"{text} (repeats an earlier sentence)")
-                    after_kept[0] = True  # what it repeats is shown, so a sentence leaning on it reads
+                    after_kept = True  # what it repeats is shown, so a sentence leaning on it reads
                     continue
                 if not shown and leans_back(text):
                     # "They are 37-45-2 in those games." after its subject was refused says nothing.
@@ -310,7 +311,7 @@ class NewsQA:
                 s = AnswerSentence(text=text, citations=[n], support="supported", score=round(verdict.precision, 3))
                 sentences.append(s)
                 kept.append((text, src))
-                after_kept[0] = True
+                after_kept = True
                 yield ("" if len(sentences) == 1 else " ") + compose_text([s])
 
         from .backends import BackendError
