@@ -3,7 +3,8 @@
 from ingest.models import IngestReport
 
 from .config import Settings
-from .core import NewsQA, NewsQAError, NothingIndexed
+from .core import NewsQA
+from .errors import NewsQAError, NothingIndexed
 from .models import Answer, AnswerSentence, Citation
 
 __all__ = ["Answer", "AnswerSentence", "Citation", "IngestReport", "NewsQA", "NewsQAError", "NothingIndexed", "Settings"]

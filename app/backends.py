@@ -31,10 +31,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-
-class BackendError(RuntimeError):
-    """The language model can't be used; the message says what to do."""
-
+from .errors import BackendError
 
 _BACKENDS: dict[str, Callable[..., BaseChatModel]] = {}
 

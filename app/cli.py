@@ -8,18 +8,16 @@ from contextlib import contextmanager
 
 import click
 
-from ingest.store import StoreError
-
-from .backends import BackendError
 from .config import Settings
-from .core import NewsQA, NewsQAError
+from .core import NewsQA
+from .errors import NewsQAError
 
 
 @contextmanager
 def _friendly_errors() -> Iterator[None]:
     try:
         yield
-    except (NewsQAError, StoreError, BackendError, ValueError) as e:
+    except NewsQAError as e:  # the family of errors a person can fix; anything else is a bug
         raise click.ClickException(str(e)) from e
 
 

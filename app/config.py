@@ -1,4 +1,7 @@
-"""Settings: an argument wins, then a NEWSQA_* environment variable, then the default."""
+"""Settings: an argument wins, then a NEWSQA_* environment variable, then the default.
+
+This is the one place that reads NEWSQA_* variables; modules get their settings from here.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,23 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingsError
+
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "newsqa"
 
 
+_MODES = ("extractive", "generative")
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 @dataclass
 class Settings:
     """Every setting, with the environment variable that sets it (see README, Configuration)."""
 
-    data_dir: Path  # NEWSQA_DATA_DIR: all local state (the embedded index, uploads)
+    data_dir: Path  # NEWSQA_DATA_DIR: all local state (the embedded index, uploads, variants.txt)
     chroma_url: str | None = None  # NEWSQA_CHROMA_URL: use a Chroma server instead of the embedded store
     llm: str = "llamacpp"  # NEWSQA_LLM: llamacpp | llamacpp:/path.gguf | openai:<model>
     llm_base_url: str | None = None  # NEWSQA_LLM_BASE_URL (else OPENAI_BASE_URL)
@@ -25,6 +34,9 @@ class Settings:
     llm_retries: int = 2  # NEWSQA_LLM_RETRIES: extra attempts, with backoff, when the model server is unreachable
     mode: str = "extractive"  # NEWSQA_MODE: extractive | generative
     top_k: int = 6  # NEWSQA_TOP_K: passages retrieved per question
+    choices: bool = False  # NEWSQA_CHOICES: answer "Is it A, B or C?" questions with the choice the sources name
+    variants: Path | None = None  # NEWSQA_VARIANTS: a name-variants file (else DATA_DIR/variants.txt when present)
+    max_upload_mb: float = 20.0  # NEWSQA_MAX_UPLOAD_MB: the chat page's upload limit per file
     host: str = "127.0.0.1"  # NEWSQA_HOST
     port: int = 7860  # NEWSQA_PORT
     auth: str | None = None  # NEWSQA_AUTH: user:password for the chat page
@@ -40,15 +52,33 @@ class Settings:
             value = arg if arg is not None else (env if env not in (None, "") else None)
             if value is None:
                 continue
-            if f.name in {"top_k", "port", "llm_retries"}:
-                value = int(value)
-            elif f.name == "llm_timeout":
-                value = float(value)
-            elif f.name in {"data_dir", "seeds"}:
-                value = Path(value).expanduser()
-            values[f.name] = value
+            values[f.name] = _parse(f.name, value)
         values.setdefault("data_dir", default_data_dir())
         settings = cls(**values)
-        if settings.mode not in {"extractive", "generative"}:
-            raise ValueError(f"mode must be 'extractive' or 'generative', not {settings.mode!r} (NEWSQA_MODE / --mode)")
+        settings.check()
         return settings
+
+    def check(self) -> None:
+        if self.mode not in _MODES:
+            raise SettingsError(f"mode must be 'extractive' or 'generative', not {self.mode!r} (NEWSQA_MODE / --mode)")
+        if self.max_upload_mb <= 0:
+            raise SettingsError(f"NEWSQA_MAX_UPLOAD_MB must be positive, not {self.max_upload_mb!r}")
+
+
+def _parse(name: str, value: Any) -> Any:
+    """A setting's value from an argument or an environment string, with a message naming the variable."""
+    try:
+        if name in {"top_k", "port", "llm_retries"}:
+            return int(value)
+        if name in {"llm_timeout", "max_upload_mb"}:
+            return float(value)
+        if name in {"data_dir", "seeds", "variants"}:
+            return Path(value).expanduser()
+        if name == "choices" and isinstance(value, str):
+            if value.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError(value)
+            return value.strip().lower() in _TRUE
+    except ValueError:
+        unit = {"max_upload_mb": "a number of megabytes"}.get(name, "a number" if name != "choices" else "true or false")
+        raise SettingsError(f"NEWSQA_{name.upper()} must be {unit}, not {value!r}") from None
+    return value

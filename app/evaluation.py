@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.errors import UsageError
 from ingest.terms import fold
 
 NOT_IN_SOURCES = "not in the sources"
@@ -85,11 +86,11 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[EvalQuest
             try:
                 out.append(EvalQuestion.from_record(json.loads(line)))
             except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{n} is not a question record with 'id' and 'question' ({e}).") from e
+                raise UsageError(f"{path}:{n} is not a question record with 'id' and 'question' ({e}).") from e
             if limit is not None and len(out) >= limit:
                 break
     if not out:
-        raise ValueError(f"{path} holds no questions: expected JSON Lines with 'id', 'question', 'answer', 'evidence_ids'.")
+        raise UsageError(f"{path} holds no questions: expected JSON Lines with 'id', 'question', 'answer', 'evidence_ids'.")
     return out
 
 
@@ -332,7 +333,8 @@ def _run_one(q: EvalQuestion, searcher: Searcher, answerer: Answerer | None, k: 
     if answerer is None:
         return record
     t = time.perf_counter()
-    answer = answerer.ask(text, today=q.question_date, mode=mode)
+    # Choices appended to the question are answered with the choice strategy (opt-in).
+    answer = answerer.ask(text, today=q.question_date, mode=mode, choices=add_choices)
     record["answer_ms"] = round((time.perf_counter() - t) * 1000, 3)
     record["answer"] = {
         "text": answer.text,
@@ -380,7 +382,7 @@ def run_eval(
     if on_ingest is not None:
         on_ingest(report)
     if report.articles == 0:
-        raise ValueError(f"Nothing could be ingested from {corpus}: {report.summary()}")
+        raise UsageError(f"Nothing could be ingested from {corpus}: {report.summary()}")
     result = evaluate(
         qs,
         qa.retriever,

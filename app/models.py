@@ -27,6 +27,7 @@ class Citation:
 SUPPORT_LABELS = {
     "quoted": "quoted word for word from",
     "supported": "checked against",  # names, numbers and most words found in one cited sentence
+    "choice": "the choice named by",  # a multiple-choice answer: the cited sentence names it
 }
 
 
@@ -36,7 +37,7 @@ class AnswerSentence:
 
     text: str
     citations: list[int]
-    support: str  # "quoted" (copied from the source), "supported" (model text that the check accepted)
+    support: str  # "quoted" (copied from the source), "supported" (model text the check accepted), "choice" (a picked choice)
     score: float = 1.0  # evidence score (quoted) or word agreement with the source (supported)
     attribution: str | None = None  # "Reuters (2024-05-01)" when the answer quotes several articles
 

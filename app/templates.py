@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from .errors import NewsQAError
 
-class TemplateError(ValueError):
+
+class TemplateError(NewsQAError, ValueError):
     """A prompt file is missing or does not match its declared variables."""
 
 

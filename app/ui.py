@@ -20,17 +20,15 @@ from typing import Any
 
 from ingest.loaders import SUFFIXES
 from ingest.models import IngestReport, Skip
-from ingest.store import StoreError
 
-from .backends import BackendError
-from .core import NewsQA, NewsQAError, default_seeds
+from .config import Settings
+from .core import NewsQA, default_seeds
+from .errors import NewsQAError, SettingsError
 from .models import Answer, Citation
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|>~])")
 _MD_UNESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-!|>~])")
 
-# Uploads bigger than this are refused (NEWSQA_MAX_UPLOAD_MB); one article is far smaller.
-DEFAULT_MAX_UPLOAD_MB = 20.0
 SEARCHING = "*Searching the articles…*"
 
 
@@ -173,7 +171,7 @@ def respond(
                 shown += item
                 history[-1] = {"role": "assistant", "content": escape_md(shown)}
                 yield list(history), sources_html(None)
-    except (NewsQAError, StoreError, BackendError, ValueError) as e:
+    except NewsQAError as e:
         history[-1] = {"role": "assistant", "content": f"⚠️ {escape_md(str(e))}"}
         yield list(history), sources_html(None)
     except Exception as e:
@@ -188,16 +186,9 @@ def respond(
 # --- uploads ------------------------------------------------------------------------------------
 
 
-def max_upload_mb() -> float:
-    """The upload size limit in MB (NEWSQA_MAX_UPLOAD_MB, default 20)."""
-    raw = os.environ.get("NEWSQA_MAX_UPLOAD_MB", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
-    except ValueError:
-        raise ValueError(f"NEWSQA_MAX_UPLOAD_MB must be a number of megabytes, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"NEWSQA_MAX_UPLOAD_MB must be positive, not {raw!r}")
-    return value
+def max_upload_mb(settings: Settings | None = None) -> float:
+    """The upload size limit in MB (`Settings.max_upload_mb`: NEWSQA_MAX_UPLOAD_MB, default 20)."""
+    return (settings or Settings.load()).max_upload_mb
 
 
 def safe_filename(name: str) -> str:
@@ -285,7 +276,7 @@ def ingest_uploads(
     if not paths:
         return "Choose one or more files to add (" + ", ".join(sorted(SUFFIXES)) + ").", None
     upload_dir = Path(qa.settings.data_dir) / "uploads"
-    saved, skipped = save_uploads(list(paths), upload_dir)
+    saved, skipped = save_uploads(list(paths), upload_dir, max_upload_mb(qa.settings))
     if saved:
         report = qa.ingest(*saved, on_progress=on_progress)
     else:
@@ -378,7 +369,7 @@ def create_app(qa: NewsQA):
                 cards = gr.HTML(sources_html(None), elem_id="newsqa-sources")
                 with gr.Accordion("Add articles", open=False, elem_id="newsqa-add"):
                     files = gr.File(
-                        label=f"Upload {' '.join(types)} (up to {max_upload_mb():g} MB each)",
+                        label=f"Upload {' '.join(types)} (up to {max_upload_mb(qa.settings):g} MB each)",
                         file_count="multiple", file_types=types, elem_id="newsqa-upload",
                     )
                     report = gr.Markdown(elem_id="newsqa-report")
@@ -405,7 +396,7 @@ def create_app(qa: NewsQA):
 
             try:
                 text, _ = ingest_uploads(qa, paths, on_progress)
-            except (NewsQAError, StoreError, ValueError, OSError) as e:
+            except (NewsQAError, OSError) as e:
                 text = f"⚠️ {escape_md(str(e))}"
             except Exception as e:
                 text = f"⚠️ The upload failed ({escape_md(type(e).__name__)}); nothing else changed. Check the server log."
@@ -427,7 +418,7 @@ def create_app(qa: NewsQA):
             """The Answer as JSON, for scripts, load tests and other workers (`/gradio_api/call/ask`)."""
             try:
                 return qa.ask(question).to_dict()
-            except (NewsQAError, StoreError, BackendError, ValueError) as e:
+            except NewsQAError as e:
                 raise gr.Error(str(e)) from e
 
         # A stable endpoint that does not depend on the page's layout.
@@ -441,7 +432,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        raise ValueError("--auth / NEWSQA_AUTH must be user:password (both non-empty)")
+        raise SettingsError("--auth / NEWSQA_AUTH must be user:password (both non-empty)")
     return user, password
 
 
@@ -449,7 +440,7 @@ def launch(qa: NewsQA) -> None:
     """Ingest the sample articles into an empty index, then serve the page."""
     settings = qa.settings
     auth = parse_auth(settings.auth)
-    limit = max_upload_mb()
+    limit = max_upload_mb(settings)
     if qa.store.counts()[0] == 0:
         seeds = settings.seeds or default_seeds()
         if seeds:

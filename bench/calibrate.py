@@ -24,7 +24,7 @@ EVAL = ROOT.parent / "shared" / "eval"
 
 def parse_grid(items: list[str]) -> list[dict[str, float]]:
     """["max_groups=1,2", "min_score=0.3"] -> every combination as a dict of Tuning overrides."""
-    from app.answering import Tuning
+    from app.answer import Tuning
 
     known = {f.name: f.type for f in fields(Tuning)}
     axes = []
@@ -48,7 +48,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from app import NewsQA
-    from app.answering import Tuning
+    from app.answer import Tuning
     from app.evaluation import evaluate, load_questions
 
     qa = NewsQA(Path(args.cache) / args.set / "newsqa")

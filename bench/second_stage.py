@@ -58,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from app import NewsQA
-    from app.answering import EvidenceScorer
+    from app.answer import EvidenceScorer
     from app.evaluation import evaluate, load_questions
 
     weights = [float(w) for w in args.weights.split(",")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from .errors import NewsQAError
 from .loaders import LoadError, decode, normalise_date
 from .models import Article, Skip
 from .web import (
@@ -34,7 +35,7 @@ MAX_FEED_BYTES = 10 * 1024 * 1024
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml", "application/feed+xml"}
 
 
-class FeedError(ValueError):
+class FeedError(NewsQAError, ValueError):
     """A document that is not a usable feed; the message is the reason."""
 
 

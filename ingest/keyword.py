@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from .terms import terms
-from .variants import expand_terms
+from .variants import VariantSource, expand_terms
 
 
 def keyword_text(doc: str, meta: dict[str, Any]) -> str:
@@ -26,8 +26,9 @@ def keyword_text(doc: str, meta: dict[str, Any]) -> str:
 class KeywordIndex:
     """Okapi BM25 over chunk texts, held as a sparse (chunks x terms) weight matrix."""
 
-    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, k1: float = 1.2, b: float = 0.75, variants: VariantSource | None = None) -> None:
         self.k1, self.b = k1, b
+        self.variants = variants  # other spellings of names (None: the shipped list)
         self._docs: dict[str, tuple[Counter, dict[str, Any], str]] = {}
         self._matrix: sparse.csc_matrix | None = None
         self._ids: list[str] = []
@@ -167,7 +168,7 @@ class KeywordIndex:
     def query_terms(self, query: str) -> list[str]:
         """The index terms a query searches for."""
         # Other spellings of the query's names count too (Deir ez-Zor finds Deir Ezzor).
-        return list(dict.fromkeys(expand_terms(terms(query))))
+        return list(dict.fromkeys(expand_terms(terms(query), self.variants)))
 
     def _scores(self, matrix: sparse.csc_matrix, query: str) -> np.ndarray | None:
         cols = [self._vocab[t] for t in self.query_terms(query) if t in self._vocab]

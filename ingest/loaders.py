@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .errors import NewsQAError, UsageError
 from .models import Article, Skip, content_hash
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -32,7 +33,7 @@ MAX_JSON_BYTES = 200 * 1024 * 1024
 MAX_LINE_BYTES = 5 * 1024 * 1024
 
 
-class LoadError(ValueError):
+class LoadError(NewsQAError, ValueError):
     """A file that cannot be read as an article; the message is the skip reason."""
 
 
@@ -334,7 +335,7 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
     """`"text=body,published_at=date"` -> {"text": "body", "published_at": "date"}.
 
     Raises:
-        ValueError: a malformed pair or an unknown article field (the message lists the fields).
+        UsageError: a malformed pair or an unknown article field (the message lists the fields).
     """
     mapping: dict[str, str] = {}
     for pair in (spec or "").split(","):
@@ -342,11 +343,11 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
             continue
         field, sep, column = (x.strip() for x in pair.partition("="))
         if not sep or not field or not column:
-            raise ValueError(f"bad column mapping {pair.strip()!r}: write FIELD=COLUMN, e.g. text=body,published_at=date")
+            raise UsageError(f"bad column mapping {pair.strip()!r}: write FIELD=COLUMN, e.g. text=body,published_at=date")
         if field == "date":
             field = "published_at"
         if field not in ARTICLE_FIELDS:
-            raise ValueError(f"unknown article field {field!r} in the column mapping: use {', '.join(ARTICLE_FIELDS)}")
+            raise UsageError(f"unknown article field {field!r} in the column mapping: use {', '.join(ARTICLE_FIELDS)}")
         mapping[field] = column
     return mapping
 

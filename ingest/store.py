@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import NewsQAError
 from .models import Article, Chunk
 
 CHUNKS = "newsqa_chunks"
@@ -30,7 +31,7 @@ STATE = "newsqa_state"
 SCHEMA_VERSION = 1
 
 
-class StoreError(RuntimeError):
+class StoreError(NewsQAError, RuntimeError):
     """The index cannot be used as it is; the message says what to do."""
 
 

@@ -15,13 +15,14 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import NewsQAError
 from .terms import terms
 
 DEFAULT_FILE = Path(__file__).with_name("variants.txt")
 USER_FILE_NAME = "variants.txt"
 
 
-class VariantsError(ValueError):
+class VariantsError(NewsQAError, ValueError):
     """A variants file that cannot be read; the message names the file and line."""
 
 
@@ -85,14 +86,16 @@ def parse_variants(text: str, origin: str = "<text>", into: Variants | None = No
     return variants
 
 
-def variant_files() -> list[Path]:
-    """The files read, in order: the shipped list, then the user's (NEWSQA_VARIANTS, else DATA_DIR/variants.txt)."""
+def variant_files(data_dir: str | os.PathLike | None = None, user_file: str | os.PathLike | None = None) -> list[Path]:
+    """The files read, in order: the shipped list, then the user's (`user_file`, else DATA_DIR/variants.txt).
+
+    The caller says where they are (app's Settings: NEWSQA_VARIANTS, NEWSQA_DATA_DIR or the
+    arguments), so the data directory given any way is the one used.
+    """
     files = [DEFAULT_FILE]
-    user = os.environ.get("NEWSQA_VARIANTS")
-    if user:
-        files.append(Path(user).expanduser())
-    else:
-        data_dir = os.environ.get("NEWSQA_DATA_DIR") or "~/.local/share/newsqa"
+    if user_file:
+        files.append(Path(user_file).expanduser())
+    elif data_dir is not None:
         candidate = Path(data_dir).expanduser() / USER_FILE_NAME
         if candidate.is_file():
             files.append(candidate)
@@ -100,7 +103,7 @@ def variant_files() -> list[Path]:
 
 
 def load_variants(files: list[Path] | None = None) -> Variants:
-    """Variants from `files` (default: variant_files()); a missing or bad user file is an error."""
+    """Variants from `files` (default: the shipped list); a missing or bad user file is an error."""
     variants = Variants()
     for f in files if files is not None else variant_files():
         try:
@@ -109,10 +112,6 @@ def load_variants(files: list[Path] | None = None) -> Variants:
             raise VariantsError(f"cannot read the variants file {f}: {e.strerror or e}. Fix NEWSQA_VARIANTS or the file.") from e
         parse_variants(text, str(f), variants)
     return variants
-
-
-_cache_lock = threading.Lock()
-_cache: tuple[tuple, Variants] | None = None
 
 
 def _signature(files: list[Path]) -> tuple:
@@ -126,27 +125,43 @@ def _signature(files: list[Path]) -> tuple:
     return tuple(sig)
 
 
-def current_variants() -> Variants:
-    """The variants in effect now; re-read when a file or the environment changes (a stat per call)."""
-    global _cache
-    files = variant_files()
-    sig = _signature(files)
-    with _cache_lock:
-        if _cache is None or _cache[0] != sig:
-            _cache = (sig, load_variants(files))
-        return _cache[1]
+class VariantSource:
+    """The variants of a list of files, re-read when a file changes (a stat per call).
+
+    The keyword search and the answer scorer of one NewsQA share one source.
+    """
+
+    def __init__(self, files: list[Path] | None = None) -> None:
+        self.files = list(files) if files is not None else variant_files()
+        self._lock = threading.Lock()
+        self._cache: tuple[tuple, Variants] | None = None
+
+    def current(self) -> Variants:
+        sig = _signature(self.files)
+        with self._lock:
+            if self._cache is None or self._cache[0] != sig:
+                self._cache = (sig, load_variants(self.files))
+            return self._cache[1]
 
 
-def expand_terms(query_terms: list[str]) -> list[str]:
+SHIPPED = VariantSource([DEFAULT_FILE])
+
+
+def current_variants(source: VariantSource | None = None) -> Variants:
+    """The variants in effect now for `source` (default: the shipped list only)."""
+    return (source or SHIPPED).current()
+
+
+def expand_terms(query_terms: list[str], source: VariantSource | None = None) -> list[str]:
     """Query terms plus the terms of the other spellings of every name they contain.
 
     >>> expand_terms(["control", "deir", "ez", "zor"])[:6]
     ['control', 'deir', 'ez', 'zor', 'ezzor', 'al']
     """
-    return current_variants().expand(query_terms)
+    return current_variants(source).expand(query_terms)
 
 
-def covered_terms(query_terms: list[str], found: set[str]) -> set[str]:
+def covered_terms(query_terms: list[str], found: set[str], source: VariantSource | None = None) -> set[str]:
     """Terms of the query's names that `found` holds under another spelling.
 
     For matchers that ask "is this name in the text?": "dayr" counts as present in a text that
@@ -154,10 +169,10 @@ def covered_terms(query_terms: list[str], found: set[str]) -> set[str]:
     wholly in `found`.
     """
     covered: set[str] = set()
-    for group in current_variants().spellings_of(query_terms):
+    for group in current_variants(source).spellings_of(query_terms):
         if any(set(phrase) <= found for phrase in group):
             covered.update(t for phrase in group for t in phrase)
     return covered
 
 
-__all__ = ["Variants", "VariantsError", "covered_terms", "current_variants", "expand_terms", "load_variants", "parse_variants", "variant_files"]
+__all__ = ["SHIPPED", "VariantSource", "Variants", "VariantsError", "covered_terms", "current_variants", "expand_terms", "load_variants", "parse_variants", "variant_files"]

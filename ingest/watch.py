@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .errors import UsageError
 from .feeds import FeedPoller, read_url_list
 from .models import IngestReport
 from .pipeline import ingest_items
@@ -18,7 +19,7 @@ def feed_urls(sources: Iterable[str | os.PathLike]) -> list[str]:
     """Feed URLs from URLs and feed-list files (one URL a line, or OPML).
 
     Raises:
-        ValueError: an argument that is neither (the message says what is accepted).
+        UsageError: an argument that is neither (the message says what is accepted).
     """
     urls: list[str] = []
     for s in sources:
@@ -27,7 +28,7 @@ def feed_urls(sources: Iterable[str | os.PathLike]) -> list[str]:
             continue
         listed = read_url_list(Path(s))
         if listed is None:
-            raise ValueError(
+            raise UsageError(
                 f"{s} is not a feed URL or a feed list: give http(s) URLs, or a .txt/.opml file with one feed URL a line"
             )
         urls.extend(listed)

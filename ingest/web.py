@@ -18,6 +18,7 @@ from email.message import Message
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
+from .errors import NewsQAError
 from .loaders import LoadError, decode, make_article
 from .models import Article, Skip
 
@@ -33,7 +34,7 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024  # the same limit as an article file
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-class FetchError(RuntimeError):
+class FetchError(NewsQAError, RuntimeError):
     """A URL that could not be fetched; the message says why in words a person can act on."""
 
 

@@ -22,7 +22,7 @@ from ingest.feeds import parse_feed, read_url_list
 from ingest.loaders import load_file, parse_column_map
 from ingest.syndication import THRESHOLD, read_copies, resemblance, shingles
 from ingest.terms import terms
-from ingest.variants import Variants, expand_terms, parse_variants
+from ingest.variants import Variants, VariantsError, VariantSource, expand_terms, parse_variants, variant_files
 from ingest.watch import watch
 from ingest.web import USER_AGENT, load_url
 
@@ -290,18 +290,19 @@ def test_deir_ez_zor_finds_the_seed_article(seeded) -> None:
     assert not siege.abstained and "three-year" in siege.text
 
 
-def test_variants_are_data_users_extend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_variants_are_data_users_extend(tmp_path: Path) -> None:
     assert {"isil", "isi", "islamic", "state"} <= set(expand_terms(terms("ISIL")))
     assert {"syrian", "democratic"} <= set(expand_terms(terms("SDF")))
     assert "sdf" in expand_terms(terms("Syrian Democratic Forces"))
     assert expand_terms(terms("the weather in Paris")) == terms("the weather in Paris")
     own = tmp_path / "mine.txt"
     own.write_text("# our newsroom's spellings\nAbu Kamal Crossing | Qaim crossing\n", encoding="utf-8")
-    monkeypatch.setenv("NEWSQA_VARIANTS", str(own))
-    assert "qaim" in expand_terms(terms("Abu Kamal Crossing"))
-    own.write_text("only one spelling\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="line 1"):
-        expand_terms(["x"])
+    source = VariantSource(variant_files(user_file=own))
+    assert "qaim" in expand_terms(terms("Abu Kamal Crossing"), source)
+    assert "qaim" not in expand_terms(terms("Abu Kamal Crossing"))  # the shipped list alone
+    own.write_text("only one spelling\n", encoding="utf-8")  # re-read when the file changes
+    with pytest.raises(VariantsError, match="line 1"):
+        expand_terms(["x"], source)
     v = parse_variants("IS | Islamic State\n")  # an all-stopword spelling cannot be searched for
     assert v.groups == [] and isinstance(v, Variants)
 

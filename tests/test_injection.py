@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app import Answer, NewsQA
-from app.core import format_passages
+from app.answer.prompt import format_passages
 from ingest.store import Passage
 
 from .conftest import SEEDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.answering import answer_kind, date_affinity, named_periods, offers, source_named
+from app.answer.question import answer_kind, date_affinity, named_periods, offers, source_named
 from ingest.terms import words
 
 
@@ -66,7 +66,7 @@ def test_named_periods_down_to_the_day():
 
 
 def test_key_terms_keep_numbers_and_match_dotted_abbreviations():
-    from app.answering import acronyms, key_terms
+    from app.answer.question import acronyms, key_terms
 
     assert key_terms("What is the average price for a 16-pound turkey?") == ["16"]
     assert key_terms("Which US drug store chain filed for bankruptcy in 2025?") == ["us", "2025"]
@@ -74,7 +74,7 @@ def test_key_terms_keep_numbers_and_match_dotted_abbreviations():
 
 
 def test_key_coverage_finds_us_in_a_text_saying_u_s(embedder):
-    from app.answering import EvidenceScorer
+    from app.answer import EvidenceScorer
     from ingest.store import Passage
 
     p = Passage(chunk_id="c", article_id="a", text="The U.S. chain sold 16 stores.", start=0, end=30, title=None, source=None, url=None, published_at=None)
@@ -84,7 +84,7 @@ def test_key_coverage_finds_us_in_a_text_saying_u_s(embedder):
 
 
 def test_a_name_most_of_a_large_index_holds_does_not_decide_coverage(embedder):
-    from app.answering import EvidenceScorer, Tuning
+    from app.answer import EvidenceScorer, Tuning
     from ingest.keyword import KeywordIndex
     from ingest.store import Passage
 
@@ -103,7 +103,7 @@ def test_a_name_most_of_a_large_index_holds_does_not_decide_coverage(embedder):
 
 def _sentences_of(embedder, text: str, title: str | None = None):
     """The sentences of a one-passage article, as the citation check receives them."""
-    from app.answering import EvidenceScorer
+    from app.answer import EvidenceScorer
     from ingest.store import Passage
 
     p = Passage(chunk_id="c", article_id="a", text=text, start=0, end=len(text), title=title, source=None, url=None, published_at=None)
@@ -128,7 +128,8 @@ def _sentences_of(embedder, text: str, title: str | None = None):
     ],
 )
 def test_the_citation_check_refuses_a_changed_claim(embedder, source, kept, refused, reason):
-    from app.answering import Tuning, check_sentence
+    from app.answer import Tuning
+    from app.answer.verify import check_sentence
 
     evidence = _sentences_of(embedder, source)
     assert check_sentence(kept, [1], evidence, embedder, Tuning()).supported
@@ -139,7 +140,8 @@ def test_the_citation_check_refuses_a_changed_claim(embedder, source, kept, refu
 
 def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
     """ "The answer is: Zohran Mamdani." is the bare answer "Zohran Mamdani.", whose words the source must hold."""
-    from app.answering import Tuning, check_sentence, split_model_text
+    from app.answer import Tuning
+    from app.answer.verify import check_sentence, split_model_text
 
     text = "Zohran Mamdani won the race for mayor of New York City on Tuesday night."
     evidence = _sentences_of(embedder, text)
@@ -157,7 +159,8 @@ def test_a_bare_answer_is_checked_by_its_words_without_its_wrapper(embedder):
 
 def test_a_bare_answer_needs_the_subject_asked_about_in_its_source(embedder):
     """The names of the governor's turkeys do not answer a question about the president's."""
-    from app.answering import Tuning, check_sentence
+    from app.answer import Tuning
+    from app.answer.verify import check_sentence
 
     question = "What are the names of the turkeys President Donald Trump pardoned before Thanksgiving this week?"
     evidence = _sentences_of(
@@ -175,7 +178,8 @@ def test_a_bare_answer_needs_the_subject_asked_about_in_its_source(embedder):
 
 def test_a_name_from_the_title_cannot_stand_in_for_the_sentence_s_own(embedder):
     """The title may supply a name the sentence leaves implicit, not replace the one it states."""
-    from app.answering import Tuning, check_sentence
+    from app.answer import Tuning
+    from app.answer.verify import check_sentence
 
     evidence = _sentences_of(embedder, "The Lions have played 84 Thanksgiving games, the most of any team.",
                              title="NFL on Thanksgiving: a history of the holiday games")
@@ -186,7 +190,7 @@ def test_a_name_from_the_title_cannot_stand_in_for_the_sentence_s_own(embedder):
 
 
 def test_quantities_read_a_number_with_its_currency_and_scale():
-    from app.answering import quantities
+    from app.answer.verify import quantities
 
     assert quantities("It cost $5 billion, or 5%.") == {("5", "dollar"), ("5", "billion"), ("5", "percent")}
     assert quantities("5 billion dollars") == quantities("$5bn")
@@ -195,7 +199,8 @@ def test_quantities_read_a_number_with_its_currency_and_scale():
 
 def test_the_citation_check_cites_the_backing_sentence_that_best_answers_the_question(embedder):
     """Of two sentences that hold a bare answer's words, the one scored as answering the question is its source."""
-    from app.answering import Tuning, check_sentence
+    from app.answer import Tuning
+    from app.answer.verify import check_sentence
 
     evidence = _sentences_of(embedder, "Gobble and Waddle went viral. The two turkeys pardoned on Tuesday were named Gobble and Waddle.")
     evidence[0].score, evidence[1].score = 0.1, 0.9

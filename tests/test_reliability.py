@@ -25,8 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import Answer, NewsQA
-from app.core import NewsQAError
+from app import Answer, NewsQA, NewsQAError
 from ingest.keyword import KeywordIndex
 from ingest.store import Store, StoreError
 

@@ -53,10 +53,15 @@ def test_disagreeing_outlets_are_both_shown_each_with_its_source(tmp_path, embed
 
 def test_choice_questions_pick_the_choice_the_sources_name(tmp_path, embedder):
     qa = _qa(tmp_path, embedder, SIEGE)
-    a = qa.ask("Which group controlled Raqqa in October 2017? Is it the Islamic State, the Kurdish Peshmerga "
-               "or the Syrian Democratic Forces?", today="2017-11-01")
+    question = ("Which group controlled Raqqa in October 2017? Is it the Islamic State, the Kurdish Peshmerga "
+                "or the Syrian Democratic Forces?")
+    a = qa.ask(question, today="2017-11-01", choices=True)
     assert a.text.startswith("The Syrian Democratic Forces [1]")
     assert a.citations[0].article_id == "late" and "now control the city" in a.citations[0].quote
+    assert a.sentences[0].support == "choice"  # named by its source, not checked as a claim
+    # Choices are opt-in: without them the question is answered like any other, from the sources.
+    plain = qa.ask(question, today="2017-11-01")
+    assert plain.sentences[0].support == "quoted" and not plain.text.startswith("The Syrian Democratic Forces [1]")
     qa.store.close()
 
 
@@ -78,13 +83,13 @@ def test_choice_questions_pick_the_choice_the_sources_name(tmp_path, embedder):
     ],
 )
 def test_split_choices(question, stem, choices):
-    from app.answering import split_choices
+    from app.answer.choices import split_choices
 
     assert split_choices(question) == (stem, choices)
 
 
 def test_a_city_state_choice_is_named_by_its_city():
-    from app.answering import _mentions
+    from app.answer.choices import _mentions
 
     assert _mentions("Immigration agents arrived in Charlotte on Saturday.", "Charlotte, North Carolina")
     assert not _mentions("Agents arrived in Raleigh, North Carolina.", "Charlotte, North Carolina")

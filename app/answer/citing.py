@@ -1,0 +1,94 @@
+"""Citations and the answer's text: quoting a run of source sentences, [n] marks, attribution.
+
+Shared by both modes: the extractive composer quotes sentences, the generative loop cites the
+sentences that back the model's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..models import AnswerSentence, Citation
+from .evidence import Evidence
+
+
+def citation_for(n: int, group: list[Evidence]) -> Citation:
+    """A Citation quoting a run of adjacent sentences of one passage."""
+    p = group[0].passage
+    start, end = group[0].start, group[-1].end
+    quote = p.text[start - p.start : end - p.start]
+    return Citation(
+        n=n,
+        article_id=p.article_id,
+        title=p.title,
+        source=p.source,
+        date=p.date,
+        url=p.url,
+        quote=quote,
+        start=start,
+        end=end,
+        passage=p.text,
+        passage_start=p.start,
+    )
+
+
+def inert_marks(text: str) -> str:
+    """An article's own "[7]" shown as "(7)", so it can't pass for one of our citation marks."""
+    return re.sub(r"\[(\d{1,3})\]", r"(\1)", text)
+
+
+def compose_text(sentences: list[AnswerSentence]) -> str:
+    """Sentences with their attribution and [n] markers before the closing punctuation."""
+    parts = []
+    for s in sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        text = s.text.rstrip()
+        m = re.search(r"([.!?][\"'”’)]*)$", text)
+        body = f"{text[: m.start()]} {marks}{m.group(1)}" if m else f"{text} {marks}."
+        parts.append(f"{s.attribution}: {body}" if s.attribution else body)
+    return " ".join(parts)
+
+
+def attribute(sentences: list[AnswerSentence], citations: list[Citation]) -> list[str]:
+    """When an answer quotes several articles, say whose each claim is and when, newest first.
+
+    Sources from different dates or outlets may disagree (a city held by one side, then the
+    other); merging them into one voice would hide that. Returns notes for the Answer.
+    """
+    by_n = {c.n: c for c in citations}
+    articles = {c.article_id for c in citations}
+    if len(articles) < 2:
+        return []
+    newest = max((c.date for c in citations if c.date), default=None)
+    first_of: set[int] = set()
+    for s in sentences:
+        c = by_n[s.citations[0]] if s.citations else None
+        if c is None or c.n in first_of:
+            continue
+        first_of.add(c.n)
+        who = c.source or (f"“{c.title}”" if c.title else "an article")
+        when = c.date or "date unknown"
+        earlier = newest is not None and c.date is not None and c.date < newest
+        s.attribution = f"{'Earlier, ' if earlier else ''}{who} ({when})"
+    dates = sorted({c.date for c in citations if c.date})
+    notes = [f"quotes {len(articles)} articles; each claim is attributed"]
+    if len(dates) > 1:
+        notes.append(f"sources span {dates[0]} to {dates[-1]}: newest first, older ones marked 'Earlier'")
+    return notes
+
+
+
+@dataclass
+class Draft:
+    """An answer before it is dated and named: its sentences, citations, notes and warnings.
+
+    `streamed` says whether its text already went out piece by piece (the generative loop's
+    checked sentences) or still has to be sent whole.
+    """
+
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    streamed: bool = False

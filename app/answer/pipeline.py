@@ -1,0 +1,124 @@
+"""A question becomes an answer here, in named stages: retrieve, read, score, decide, then compose
+(extractive) or generate-and-verify (generative).
+
+Each stage's rules live in their own module; this file only says the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ingest.store import Store
+
+from ..models import Answer, Citation
+from ..retrieval import Filters, Retriever
+from .choices import choice_draft, pick_choice, split_choices
+from .citing import Draft, attribute, compose_text
+from .decide import abstain_reason, abstention, index_stats
+from .evidence import EvidenceScorer
+from .extractive import choose_evidence, extractive, order_newest_first
+from .generative import generate
+from .question import retrieval_query
+from .tuning import Tuning
+
+
+class AnswerPipeline:
+    """The stages from a question to an `Answer`; `NewsQA` builds one and calls `stream`.
+
+    Args:
+        retriever: ranks passages for a query (hybrid dense + BM25).
+        scorer: scores the passages' sentences against the question.
+        store: the index (for what was searched, and syndicated copies of cited articles).
+        chat_model: returns the LangChain chat model; called only when a model is needed.
+        embedder: the sentence embedder the check of model sentences uses.
+        tuning: the weights and thresholds of every decision.
+    """
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        scorer: EvidenceScorer,
+        store: Store,
+        chat_model: Callable[[], Any],
+        embedder: Any,
+        tuning: Tuning,
+    ) -> None:
+        self.retriever = retriever
+        self.scorer = scorer
+        self.store = store
+        self.chat_model = chat_model
+        self.embedder = embedder
+        self.tuning = tuning
+
+    def stream(
+        self,
+        question: str,
+        *,
+        history: list[str],
+        filters: Filters,
+        today: str,
+        mode: str,
+        k: int,
+        choices: bool = False,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text in pieces as each is checked, then the final Answer."""
+        # read: "Which country...? Is it Italy, France or Chile?" is searched and scored as its
+        # stem, and (when choices are on) answered with the choice the best sentences name.
+        stem, options = split_choices(question) if choices else (question, [])
+        query = retrieval_query(stem, history)
+        # retrieve
+        passages = self.retriever.retrieve(query, k, filters, today=today)
+        # score
+        evidence = self.scorer.score(stem, self.scorer.sentences(passages)) if passages else []
+        key_cov = self.scorer.key_coverage(stem if not history else query, passages) if passages else 0.0
+        # decide
+        reason = abstain_reason(passages, evidence, key_cov, self.tuning)
+        if reason is not None:
+            answer = abstention(question, passages, filters, mode, index_stats(self.store), reason)
+            yield answer.text
+            yield answer
+            return
+        # compose, or generate and verify
+        picked = pick_choice(options, evidence) if options else None
+        if picked is not None:
+            draft = choice_draft(*picked)
+        elif mode == "generative":
+            draft = None
+            for item in generate(question, passages, evidence, today, self.chat_model, self.embedder, self.tuning):
+                if isinstance(item, Draft):
+                    draft = item
+                else:
+                    yield item
+            assert draft is not None
+        else:
+            sentences, citations = extractive(order_newest_first(choose_evidence(evidence, self.tuning)))
+            draft = Draft(sentences, citations, attribute(sentences, citations))
+        answer = self.finish(question, draft, mode)
+        if not draft.streamed:
+            yield answer.text
+        yield answer
+
+    def finish(self, question: str, draft: Draft, mode: str) -> Answer:
+        """The Answer: dated by its newest cited article, each citation naming the story's other outlets."""
+        dates = [c.date for c in draft.citations if c.date]
+        self._name_copies(draft.citations)
+        return Answer(
+            question=question,
+            text=compose_text(draft.sentences),
+            citations=draft.citations,
+            sentences=draft.sentences,
+            as_of=max(dates) if dates else None,
+            abstained=False,
+            mode=mode,
+            notes=draft.notes,
+            warnings=draft.warnings,
+        )
+
+    def _name_copies(self, citations: list[Citation]) -> None:
+        """Name the other outlets that ran each cited story: a syndicated copy is one source, not several."""
+        from ingest.syndication import outlets, read_copies
+
+        metas = self.store.article_meta(c.article_id for c in citations)
+        for c in citations:
+            c.also_published_by = outlets(read_copies(metas.get(c.article_id)), exclude=c.source)

@@ -1,0 +1,32 @@
+"""The weights and thresholds of every answer decision, in one place (calibrated with `newsqa eval` on dev sets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Tuning:
+    """Weights and thresholds of the evidence score; calibrated with `newsqa eval` on dev sets."""
+
+    dense_weight: float = 0.55
+    lexical_weight: float = 0.45
+    rank_penalty: float = 0.01
+    min_score: float = 0.30  # below this the best sentence does not answer the question
+    min_key_coverage: float = 0.5  # share of the question's names and numbers the passages must hold
+    support_precision: float = 0.75  # share of a model sentence's words its source must hold
+    support_dense: float = 0.55
+    bare_terms: int = 4  # a model sentence of at most this many content words is a bare answer
+    bare_names: float = 0.5  # ... whose source sentence holds this share of the names the question asks about
+    follow_ratio: float = 0.55  # a leaning sentence joins if it scores this share of the best
+    second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
+    other_ratio: float = 0.8  # ... and this share when it comes from another article than the best
+    max_groups: int = 3
+    topic_credit: float = 0.6  # a name found in the sentence's article, not the sentence
+    date_weight: float = 0.25  # bonus when the article's date is in a period the question names
+    type_weight: float = 0.1  # bonus when the sentence offers the kind of answer asked for (a number, a name)
+    source_weight: float = 0.1  # bonus when the question names the article's outlet ("the TechCrunch report")
+    common_share: float = 0.1  # a name in this share of the indexed chunks counts as found (key coverage)
+    common_min_chunks: int = 200  # ... once the index is this large (in a small one, shares mean little)
+    question_penalty: float = 0.2  # an article's own question ("Why do we celebrate Thanksgiving?") answers nothing
+
