@@ -32,8 +32,10 @@ class Settings:
     llm_base_url: str | None = None  # NEWSQA_LLM_BASE_URL (else OPENAI_BASE_URL)
     llm_timeout: float = 60.0  # NEWSQA_LLM_TIMEOUT: seconds to wait for the model server's reply (or next piece)
     llm_retries: int = 2  # NEWSQA_LLM_RETRIES: extra attempts, with backoff, when the model server is unreachable
-    mode: str = "extractive"  # NEWSQA_MODE: extractive | generative
+    mode: str = "extractive"  # NEWSQA_MODE: extractive | generative (default: generative when `llm` is not the bundled model)
     top_k: int = 6  # NEWSQA_TOP_K: passages retrieved per question
+    judge: str | None = None  # NEWSQA_JUDGE: off | same (the `llm` model) | openai:<model>; checks what the cheap check cannot settle
+    judge_base_url: str | None = None  # NEWSQA_JUDGE_BASE_URL: the judge's OpenAI-compatible server (else the model's)
     choices: bool = False  # NEWSQA_CHOICES: answer "Is it A, B or C?" questions with the choice the sources name
     variants: Path | None = None  # NEWSQA_VARIANTS: a name-variants file (else DATA_DIR/variants.txt when present)
     max_upload_mb: float = 20.0  # NEWSQA_MAX_UPLOAD_MB: the chat page's upload limit per file
@@ -54,6 +56,9 @@ class Settings:
                 continue
             values[f.name] = _parse(f.name, value)
         values.setdefault("data_dir", default_data_dir())
+        # A model of the user's choosing writes the answer; the bundled 135M model is too weak to,
+        # so with it the answer is quoted from the sources.
+        values.setdefault("mode", "extractive" if is_bundled(values.get("llm", "llamacpp")) else "generative")
         settings = cls(**values)
         settings.check()
         return settings
@@ -63,6 +68,11 @@ class Settings:
             raise SettingsError(f"mode must be 'extractive' or 'generative', not {self.mode!r} (NEWSQA_MODE / --mode)")
         if self.max_upload_mb <= 0:
             raise SettingsError(f"NEWSQA_MAX_UPLOAD_MB must be positive, not {self.max_upload_mb!r}")
+
+
+def is_bundled(llm: str) -> bool:
+    """Whether the model spec names the bundled SmolLM2 (plain `llamacpp`)."""
+    return llm.strip() == "llamacpp"
 
 
 def _parse(name: str, value: Any) -> Any:

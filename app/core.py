@@ -22,8 +22,9 @@ from ingest.variants import VariantSource, variant_files
 
 from .answer import AnswerPipeline, EvidenceScorer, Tuning
 from .answer.decide import index_stats
-from .config import Settings
-from .errors import NewsQAError, NothingIndexed
+from .answer.judge import Judge
+from .config import Settings, is_bundled
+from .errors import NewsQAError, NothingIndexed, SettingsError
 from .models import Answer
 from .retrieval import Filters, Retriever
 
@@ -39,6 +40,7 @@ class NewsQA:
         store: an open Store (built from data_dir / chroma_url when absent).
         retriever: a Retriever over `store` (built with its default knobs when absent).
         tuning: the answer layer's weights and thresholds.
+        judge: the judge of model sentences the cheap check cannot settle (built from `judge` when absent).
         **overrides: any Settings field (chroma_url, llm, mode, top_k, ...).
     """
 
@@ -52,6 +54,7 @@ class NewsQA:
         store: Store | None = None,
         retriever: Retriever | None = None,
         tuning: Tuning | None = None,
+        judge: Judge | None = None,
         **overrides: Any,
     ) -> None:
         if settings is None:
@@ -71,8 +74,12 @@ class NewsQA:
         self.keyword = retriever.keyword
         self.tuning = tuning or Tuning()
         self.scorer = EvidenceScorer(self.embedder, self.keyword, self.tuning)
-        self.pipeline = AnswerPipeline(self.retriever, self.scorer, self.store, lambda: self.chat_model, self.embedder, self.tuning)
+        self.pipeline = AnswerPipeline(
+            self.retriever, self.scorer, self.store, lambda: self.chat_model, self.embedder, self.tuning, lambda: self.judge
+        )
         self._chat_model = chat_model
+        self._judge: Judge | None = judge
+        self._judge_built = judge is not None
         self._model_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
 
@@ -98,15 +105,35 @@ class NewsQA:
     def chat_model(self) -> Any:
         with self._model_lock:
             if self._chat_model is None:
-                from .backends import make_chat_model
-
-                self._chat_model = make_chat_model(
-                    self.settings.llm,
-                    base_url=self.settings.llm_base_url,
-                    timeout=self.settings.llm_timeout,
-                    retries=self.settings.llm_retries,
-                )
+                self._chat_model = self._build_model(self.settings.llm, self.settings.llm_base_url)
             return self._chat_model
+
+    @property
+    def judge(self) -> Judge | None:
+        """The judge (NEWSQA_JUDGE): None when off; never the bundled SmolLM2."""
+        with self._model_lock:
+            if not self._judge_built:
+                self._judge = self._make_judge()
+                self._judge_built = True
+            return self._judge
+
+    def _make_judge(self) -> Judge | None:
+        spec = (self.settings.judge or "off").strip()
+        if spec.lower() in {"", "off", "none", "0"}:
+            return None
+        if spec.lower() == "same":
+            spec = self.settings.llm
+            if is_bundled(spec):
+                raise SettingsError("NEWSQA_JUDGE=same needs a capable model in NEWSQA_LLM: the bundled SmolLM2 cannot judge claims.")
+            return Judge(self._chat_model if self._chat_model is not None else self._build_model(spec, self.settings.llm_base_url))
+        if is_bundled(spec):
+            raise SettingsError("NEWSQA_JUDGE cannot be the bundled SmolLM2: name a capable model, e.g. openai:<model>.")
+        return Judge(self._build_model(spec, self.settings.judge_base_url or self.settings.llm_base_url))
+
+    def _build_model(self, spec: str, base_url: str | None) -> Any:
+        from .backends import make_chat_model
+
+        return make_chat_model(spec, base_url=base_url, timeout=self.settings.llm_timeout, retries=self.settings.llm_retries)
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
         """Answer `question` with citations (see `stream` for the arguments)."""

@@ -22,6 +22,7 @@ class Citation:
     passage: str = ""  # the retrieved chunk the quote comes from, for context in the UI
     passage_start: int = 0
     also_published_by: list[str] = field(default_factory=list)  # outlets that ran the same story (syndicated copies)
+    spans: list[list[int]] = field(default_factory=list)  # [start, end] of each quoted sentence, in article offsets
 
 
 SUPPORT_LABELS = {

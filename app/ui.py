@@ -85,15 +85,30 @@ def source_card(c: Citation, turn: int = 1) -> str:
     also = getattr(c, "also_published_by", None)
     if also:
         meta += f" · also published by {html.escape(', '.join(also))}"
-    passage = c.passage or c.quote
-    a, b = c.start - c.passage_start, c.end - c.passage_start
-    if not (0 <= a <= b <= len(passage)) or passage[a:b] != c.quote:
-        passage, a, b = c.quote, 0, len(c.quote)
-    body = f"{html.escape(passage[:a])}<mark>{html.escape(passage[a:b])}</mark>{html.escape(passage[b:])}"
+    body = _highlighted(c)
     return (
         f'<div class="newsqa-card" id="source-{turn}-{c.n}"><div class="newsqa-card-title"><b>[{c.n}]</b> {link}</div>'
         f'<div class="newsqa-meta">{meta}</div><p class="newsqa-passage">{body}</p></div>'
     )
+
+
+def _highlighted(c: Citation) -> str:
+    """The passage as HTML with each quoted sentence marked (one mark per supporting sentence)."""
+    passage = c.passage or c.quote
+    a, b = c.start - c.passage_start, c.end - c.passage_start
+    if not (0 <= a <= b <= len(passage)) or passage[a:b] != c.quote:
+        passage, a, b = c.quote, 0, len(c.quote)
+        spans = [(0, len(c.quote))]
+    else:
+        spans = [(x - c.passage_start, y - c.passage_start) for x, y in (c.spans or [(c.start, c.end)])]
+        if not all(a <= x <= y <= b for x, y in spans):
+            spans = [(a, b)]
+    out, at = [], 0
+    for x, y in sorted(spans):
+        x = max(x, at)
+        out.append(f"{html.escape(passage[at:x])}<mark>{html.escape(passage[x:y])}</mark>")
+        at = y
+    return "".join(out) + html.escape(passage[at:])
 
 
 def sources_html(answer: Answer | None, turn: int = 1) -> str:

@@ -14,7 +14,8 @@ from .evidence import Evidence
 
 
 def citation_for(n: int, group: list[Evidence]) -> Citation:
-    """A Citation quoting a run of adjacent sentences of one passage."""
+    """A Citation of sentences of one passage, in text order: the quote runs from the first to the
+    last, and `spans` marks each sentence (the ones that state the claim, when they are apart)."""
     p = group[0].passage
     start, end = group[0].start, group[-1].end
     quote = p.text[start - p.start : end - p.start]
@@ -30,6 +31,7 @@ def citation_for(n: int, group: list[Evidence]) -> Citation:
         end=end,
         passage=p.text,
         passage_start=p.start,
+        spans=[[e.start, e.end] for e in group],
     )
 
 
@@ -92,3 +94,4 @@ class Draft:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     streamed: bool = False
+    abstain: str | None = None  # why the answer is an abstention after all (the model declined)

@@ -104,6 +104,10 @@ class EvidenceScorer:
                 out.append(v)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The embedder's interface over the cache: the citation check embeds the sentences scoring just embedded."""
+        return self.embed_sentences(texts)
+
     def _idf(self, term: str) -> float:
         if self.keyword is None or len(self.keyword) == 0:
             return 1.0

@@ -17,6 +17,7 @@ from ..errors import BackendError
 from .citing import Draft, attribute, compose_text
 from .evidence import Evidence
 from .extractive import choose_evidence, extractive, order_newest_first
+from .judge import Judge
 from .prompt import answer_messages
 from .tuning import Tuning
 from .verify import SentenceVerifier
@@ -38,15 +39,17 @@ def generate(
     chat_model: Callable[[], Any],
     embedder: Any,
     tuning: Tuning,
+    judge: Judge | None = None,
 ) -> Iterator[str | Draft]:
     """Yield the checked answer text in pieces, then the Draft of the answer.
 
-    `chat_model` is called only when the model is needed (building it may load weights).
+    `chat_model` is called only when the model is needed (building it may load weights). A model
+    that says the passages do not answer is believed: the Draft says to abstain.
     """
     from langchain_core.messages import HumanMessage, SystemMessage
 
     system, user = answer_messages(question, passages, today)
-    verifier = SentenceVerifier(evidence, embedder, tuning, question)
+    verifier = SentenceVerifier(evidence, embedder, tuning, question, judge)
 
     def check(raw: str) -> Iterator[str]:
         for s in verifier.feed(raw):
@@ -67,10 +70,15 @@ def generate(
         yield from check(buffer)
     notes = [f"removed by the citation check: {d}" for d in verifier.dropped]
     warnings: list[str] = []
+    if not verifier.sentences and verifier.refused and not failure:
+        # The model declined: quoting the sources now would dress a near-miss up as an answer.
+        yield Draft([], [], notes, warnings, streamed=False, abstain="the model found no answer in the passages")
+        return
     if not verifier.sentences:
         if failure:
             warnings.append(f"The language model could not answer, so the sources are quoted instead. {failure}")
         else:
+            # Nothing it wrote could be checked against the sources: a model that failed, not one that declined.
             notes.append("the model's answer did not pass the citation check; quoting the sources instead")
         quoted, cits = extractive(order_newest_first(choose_evidence(evidence, tuning)))
         yield Draft(quoted, cits, notes + attribute(quoted, cits), warnings, streamed=False)

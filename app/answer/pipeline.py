@@ -19,6 +19,7 @@ from .decide import abstain_reason, abstention, index_stats
 from .evidence import EvidenceScorer
 from .extractive import choose_evidence, extractive, order_newest_first
 from .generative import generate
+from .judge import Judge
 from .question import retrieval_query
 from .tuning import Tuning
 
@@ -33,6 +34,7 @@ class AnswerPipeline:
         chat_model: returns the LangChain chat model; called only when a model is needed.
         embedder: the sentence embedder the check of model sentences uses.
         tuning: the weights and thresholds of every decision.
+        judge: returns the judge of unsettled model sentences (None: none configured).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class AnswerPipeline:
         chat_model: Callable[[], Any],
         embedder: Any,
         tuning: Tuning,
+        judge: Callable[[], Judge | None] = lambda: None,
     ) -> None:
         self.retriever = retriever
         self.scorer = scorer
@@ -50,6 +53,7 @@ class AnswerPipeline:
         self.chat_model = chat_model
         self.embedder = embedder
         self.tuning = tuning
+        self.judge = judge
 
     def stream(
         self,
@@ -64,8 +68,11 @@ class AnswerPipeline:
     ) -> Iterator[str | Answer]:
         """Yield the answer's text in pieces as each is checked, then the final Answer."""
         # read: "Which country...? Is it Italy, France or Chile?" is searched and scored as its
-        # stem, and (when choices are on) answered with the choice the best sentences name.
+        # stem. With choices on, the extractive answer is the choice the best sentences name; a
+        # model (generative) reads the whole question, choices included, and answers it.
         stem, options = split_choices(question) if choices else (question, [])
+        if mode == "generative":
+            options = []
         query = retrieval_query(stem, history)
         # retrieve
         passages = self.retriever.retrieve(query, k, filters, today=today)
@@ -85,12 +92,18 @@ class AnswerPipeline:
             draft = choice_draft(*picked)
         elif mode == "generative":
             draft = None
-            for item in generate(question, passages, evidence, today, self.chat_model, self.embedder, self.tuning):
+            for item in generate(question, passages, evidence, today, self.chat_model, self.scorer, self.tuning, self.judge()):
                 if isinstance(item, Draft):
                     draft = item
                 else:
                     yield item
             assert draft is not None
+            if draft.abstain:
+                answer = abstention(question, passages, filters, mode, index_stats(self.store), draft.abstain)
+                answer.notes += draft.notes
+                yield answer.text
+                yield answer
+                return
         else:
             sentences, citations = extractive(order_newest_first(choose_evidence(evidence, self.tuning)))
             draft = Draft(sentences, citations, attribute(sentences, citations))

@@ -14,8 +14,14 @@ class Tuning:
     rank_penalty: float = 0.01
     min_score: float = 0.30  # below this the best sentence does not answer the question
     min_key_coverage: float = 0.5  # share of the question's names and numbers the passages must hold
-    support_precision: float = 0.75  # share of a model sentence's words its source must hold
-    support_dense: float = 0.55
+    support_precision: float = 0.75  # share of a model sentence's words its sources (or the question) must hold
+    support_dense: float = 0.55  # ... and how close in meaning its closest source sentence must be
+    support_precision_all: float = 0.9  # ... or nearly every word, when the meaning is at least unsettled_dense
+    unsettled_precision: float = 0.4  # below support_* but at least these: a judge may decide (else refused)
+    unsettled_dense: float = 0.35
+    support_sentences: int = 3  # a claim may rest on this many sentences of its cited passages
+    support_candidates: int = 5  # source sentences tried as the one a claim rests on most
+    unsupported_run: int = 4  # this many claim words in a row, all but one in no source: an added clause (0: off)
     bare_terms: int = 4  # a model sentence of at most this many content words is a bare answer
     bare_names: float = 0.5  # ... whose source sentence holds this share of the names the question asks about
     follow_ratio: float = 0.55  # a leaning sentence joins if it scores this share of the best

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingest.chunking import split_sentences
-from ingest.terms import fold, numbers, terms
+from ingest.terms import MONTHS, fold, numbers, terms, words
+from ingest.variants import covered_terms
 
 from ..models import AnswerSentence, Citation
 from .citing import citation_for
 from .evidence import Evidence, leans_back, same_claim
-from .question import asked_sentence, key_term_set
+from .question import acronyms, asked_sentence, key_term_set
 from .tuning import Tuning
+
+if TYPE_CHECKING:
+    from .judge import Judge
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 
@@ -40,25 +45,48 @@ def split_model_text(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
-# Words that turn a claim around or into a forecast; stopword lists drop them, so they are checked
-# apart: "the bakery will win" is not "the bakery won", nor "did not agree" "agreed".
-_HEDGES = frozenset("not no never nor neither cannot will would may might could should shall".split())
+# Negation and modality: stopword lists drop these words, so they are read apart. A claim may not
+# add one its sources lack ("the bakery will win" is not "the bakery won"), and a source's "not"
+# may not vanish from the claim that rests on it ("did not agree" is not "agreed").
+_NEGATIONS = frozenset("not no never nor neither cannot none nobody nothing".split())
+_MODALS = {"will": "will", "would": "will", "may": "may", "might": "may", "could": "may", "should": "should", "shall": "should"}
+# Words that say "no" without a "not": a source's "refused to sign" backs a claim's "did not sign".
+_NEGATIVE_WORDS = frozenset("without fail failed fails refused refuse refuses denied deny denies declined rejected "
+                            "lack lacked unable absent".split())
+_YES_NO = re.compile(r"^(?:(?:largely|mostly|partly|partially|broadly)\s+)?(yes|no)\b[,;:.]?\s*", re.I)
+_SHORT_FORMS = {"won't": "will", "won’t": "will", "can't": "cannot", "can’t": "cannot"}
 
 
-def _hedges(text: str) -> set[str]:
+def hedges(text: str) -> set[str]:
+    """The negation ("not") and modality ("will", "may", "should") a text states."""
     found = set()
-    for w in re.findall(r"[a-z’']+", fold(text)):
+    for raw in re.findall(r"[A-Za-z’']+", text):
+        if raw == "May":
+            continue  # the month ("on May 16"); the modal rarely opens a news claim
+        w = fold(raw)
         if w.endswith(("n't", "n’t")):
             found.add("not")
-            w = {"won't": "will", "won’t": "will", "can't": "cannot", "can’t": "cannot"}.get(w, w[:-3])
-        if w in _HEDGES:
-            found.add(w)
+            w = _SHORT_FORMS.get(w, w[:-3])
+        if w in _NEGATIONS:
+            found.add("not")
+        elif w in _MODALS:
+            found.add(_MODALS[w])
     return found
+
+
+def _says_no(text: str) -> bool:
+    return "not" in hedges(text) or any(w in _NEGATIVE_WORDS for w in words(text))
 
 
 @dataclass
 class Check:
-    """The verdict on one model sentence."""
+    """The verdict on one model sentence.
+
+    `support` holds the source sentences that together state it (one or several, of one or
+    several cited passages), `source` the one that backs it most. `settled` is False when the
+    names, numbers and negation agree but the wording is too far from the sources to call: a
+    judge, when one is configured, decides those.
+    """
 
     text: str
     supported: bool
@@ -66,6 +94,8 @@ class Check:
     precision: float
     dense: float
     reason: str = ""
+    support: list[Evidence] = field(default_factory=list)
+    settled: bool = True
 
 
 # A number with its currency and scale: "$5 billion" is not "$5 million", nor "21.50 cents" "$21.50".
@@ -91,6 +121,129 @@ def quantities(text: str) -> set[tuple[str, str]]:
     return out
 
 
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
+                      "ninety": "90", "hundred": "100", "dozen": "12"})
+# "Nov. 1" and "November 1" are one date.
+_MONTH_ABBR = {"jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
+               "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november", "dec": "december"}
+
+
+def _numbers_of(text: str) -> set[str]:
+    """Digits as written, and small numbers written as words ("seven" is "7")."""
+    return numbers(text) | {_NUMBER_WORDS[w] for w in words(text) if w in _NUMBER_WORDS}
+
+
+def _canon(term_set: set[str]) -> set[str]:
+    return {_MONTH_ABBR.get(t, t) for t in term_set}
+
+
+class _Known:
+    """Index terms a source holds, matched leniently: "defence"/"defences" and "Viking"/"Vikings"
+    stem apart, so a term of five letters or more also matches a term sharing its first five."""
+
+    def __init__(self, found: set[str]) -> None:
+        self.terms = found
+        self._prefixes = {t[:5] for t in found if len(t) >= 5}
+
+    def __contains__(self, term: str) -> bool:
+        return term in self.terms or (len(term) >= 5 and term[:5] in self._prefixes)
+
+    def __or__(self, other: set[str]) -> _Known:
+        return _Known(self.terms | other)
+
+    def missing(self, wanted: set[str]) -> set[str]:
+        return {t for t in wanted if t not in self}
+
+
+@dataclass
+class _Source:
+    """What a set of source sentences states, for comparing a claim with."""
+
+    own: _Known  # the sentences' terms
+    context: _Known  # ... with their passages' titles, outlets and dates
+    numbers: set[str]
+    quantities: set[tuple[str, str]]
+    hedges: set[str]
+    says_no: bool
+    outlets: set[str] = field(default_factory=set)  # terms of the passages' outlets and dates
+
+
+def _date_words(day: str | None) -> str:
+    """"2023-11-09" as a claim may write it: "November 9 2023 Nov"."""
+    if not day or not re.match(r"\d{4}-\d{2}-\d{2}", day):
+        return day or ""
+    year, month, d = int(day[:4]), int(day[5:7]), int(day[8:10])
+    if not 1 <= month <= 12:
+        return day
+    name = next(m for m, i in MONTHS.items() if i == month)
+    return f"{name} {d} {year}"
+
+
+def _initials(text: str) -> set[str]:
+    """Acronyms of capitalised runs: "United States" -> "us", "Department of Government Efficiency" -> "dge"."""
+    out = set()
+    for run in re.findall(r"[A-Z][\w’'-]*(?:\s+(?:of\s+|and\s+)?[A-Z][\w’'-]*)+", text):
+        out.add("".join(w[0] for w in run.split() if w[0].isupper()).lower())
+    return out
+
+
+def _read(sentences: list[Evidence]) -> _Source:
+    text = " ".join(e.text for e in sentences)
+    heads = " ".join(dict.fromkeys(
+        f"{e.passage.source or ''} {_date_words(e.passage.date)} {e.passage.date or ''}" for e in sentences))
+    meta = " ".join(dict.fromkeys(e.passage.title or "" for e in sentences)) + " " + heads
+    own = _canon(set(terms(text))) | _initials(text) | acronyms(text)
+    context = own | _canon(set(terms(meta))) | _initials(meta)
+    context |= covered_terms(list(context), context)
+    outlets = _canon(set(terms(heads))) | _initials(heads)
+    return _Source(_Known(own), _Known(context), _numbers_of(f"{text} {meta}"), quantities(text), hedges(text),
+                   _says_no(text), outlets)
+
+
+def _names(text: str) -> set[str]:
+    """The names a sentence states, as index terms: capitalised words past a sentence's start,
+    acronyms ("U.S." -> "us") and the words of double-quoted phrases (quoted words are verbatim).
+    Numbers are read apart."""
+    found: set[str] = set()
+    for m in re.finditer(r"[\w’'-]+", text):
+        tok = re.split(r"['’]", m.group())[0]
+        if not tok or any(ch.isdigit() for ch in tok) or not tok[:1].isupper():
+            continue
+        before = text[: m.start()].rstrip(" \"“(")
+        if not before or before.endswith((".", "!", "?")):
+            continue  # a sentence's first word is capitalised anyway
+        found.update(t for t in terms(tok) if len(t) > 1)
+    for quoted in re.findall(r"[\"“]([^\"“”]{3,}?)[\"”]", text):
+        found.update(t for t in terms(quoted) if not t.isdigit())
+    return _canon(found) | acronyms(text)
+
+
+# Words about the reporting, not about the news ("The Verge article notes that ..." states what
+# the article says; the claim is the rest), and the connectives of a comparison.
+_REPORTING = frozenset(terms(
+    "article articles report reports reported passage passages source sources say says said note notes noted "
+    "mention mentions mentioned describe describes described state states stated write writes wrote cover covers "
+    "covered quote quotes quoted add adds added explain explains explained claim claims claimed piece story "
+    "stories coverage also likewise both another second though although however whereas instead contrast meanwhile "
+    "largely mostly partly partially broadly"))
+
+
+def _negation_turned(claim_terms: set[str], sentences: list[Evidence]) -> bool:
+    """Whether a source sentence negates what the claim, which negates nothing, states: a "not"
+    whose next content word the claim has ("pleaded not guilty" against "pleaded guilty")."""
+    for e in sentences:
+        tokens = re.findall(r"[a-z’']+", fold(e.text))
+        for i, w in enumerate(tokens):
+            if w in _NEGATIONS or w.endswith(("n't", "n’t")):
+                after = terms(" ".join(tokens[i + 1 : i + 4]))
+                if after and after[0] in claim_terms:
+                    return True
+    return False
+
+
 def check_sentence(
     sentence: str,
     cited: list[int],
@@ -98,90 +251,176 @@ def check_sentence(
     embedder,
     tuning: Tuning,
     question: str = "",
+    judge: Judge | None = None,
 ) -> Check:
-    """Is the sentence backed by one retrieved sentence (preferably of a passage it cites)?
+    """Do the cited passages state the sentence? Claims are checked, not wording.
 
-    Backed means: all its names and numbers and most of its other content words are in that
-    source sentence, and the two mean nearly the same (embedding similarity). A name the source
-    sentence lacks may come from its article's title, but not in place of a name the sentence
-    has ("The NFL has played 84 games" is not "The Lions have played 84 games"). A bare answer
-    ("Krispy Kreme.") also needs most of the names `question` asks about in its source sentence:
-    it claims to answer that question, and a sentence about another subject does not.
+    The sentence may rest on several sentences of a cited passage, or of several cited passages
+    (its venue in the next sentence, its date in another report). Against those together, its
+    names, numbers (with currency and scale), negation and modality must agree, and most of its
+    words must be theirs or the question's; a paraphrase is fine. A name from an article's title
+    may supply one the sentences leave implicit, never replace one they state. A bare answer
+    ("Zohran Mamdani.") needs every word in one source sentence that names most of what the
+    question asks about. What agrees on every fact but is worded too far from its sources to
+    call is unsettled: `judge` decides it when given (failing closed), else it is refused.
     """
-    s_terms = set(terms(sentence))
+    claim = _YES_NO.sub("", sentence) or sentence  # "Yes, ..." answers a yes/no question: the rest is the claim
+    claim_terms = [_MONTH_ABBR.get(t, t) for t in terms(claim)]
+    s_terms = set(claim_terms)
     if not s_terms:
         return Check(sentence, False, None, 0.0, 0.0, "no content words")
+    q_terms = _canon(set(terms(question)))
+    if question and s_terms <= q_terms:
+        return Check(sentence, False, None, 0.0, 0.0, "restates the question without answering it")
     pool = [e for e in evidence if e.rank + 1 in cited] or evidence
     if not pool:
         return Check(sentence, False, None, 0.0, 0.0, "nothing retrieved")
-    vectors = embedder.embed([sentence] + [e.text for e in pool])
-    sims = vectors[1:] @ vectors[0]
+    vectors = embedder.embed([claim] + [e.text for e in pool])
+    sims = {id(e): float(s) for e, s in zip(pool, vectors[1:] @ vectors[0])}
+    s_numbers, s_quantities = _numbers_of(claim), quantities(claim)
+    s_names = _names(claim) - s_numbers
+    s_hedges = hedges(claim)
+    asked_names = key_term_set(asked_sentence(question)) if question else set()
+    # Words of the claim that restate the question need no source ("The individual is ..."); its
+    # names and numbers always do.
+    free = (q_terms | _REPORTING) - s_names
+    wanted = s_terms - free or s_terms
+
+    def verdict(support: list[Evidence]) -> Check:
+        primary = support[0]
+        src = _read(support)
+        prim = _read([primary])
+        # Negation and modality belong to the sentences that carry the claim, not to one that only
+        # lends it a name: "not" elsewhere in the passage does not make "X was not tapped" true.
+        main = [e for e in support if len(s_terms & _canon(set(terms(e.text)))) >= 0.4 * len(s_terms)] or [primary]
+        core = _read(main)
+        precision = sum(t in src.context for t in wanted) / len(wanted)
+        sim = max(sims[id(e)] for e in support)
+        numbers_ok = s_numbers <= src.numbers and s_quantities <= src.quantities
+        unknown_names = src.context.missing(s_names)
+        from_title = src.own.missing(s_names) - unknown_names
+        from_title -= src.outlets  # an outlet or a date from the passage's head is named, not put in place of anything
+        left_out = {t for t in _names(primary.text) - prim.numbers if t not in _Known(s_terms)}
+        names_ok = not unknown_names and not (from_title and left_out)
+        # Modality may come from any supporting sentence; negation only from one carrying the claim.
+        added = (s_hedges - {"not"}) - src.hedges
+        if "not" in s_hedges and "not" not in core.hedges and not core.says_no:
+            added.add("not")  # "refused to sign" backs "did not sign"
+        turned = "not" not in s_hedges and not _says_no(claim) and _negation_turned(s_terms, main)
+        extra = _unsupported_run(claim_terms, src.context | free, tuning.unsupported_run)
+        about = len(asked_names & prim.own.terms) / len(asked_names) if asked_names else 1.0
+        bare = len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) and about >= tuning.bare_names
+        if not numbers_ok:
+            return Check(sentence, False, primary, precision, sim, "numbers differ", support)
+        if added:
+            return Check(sentence, False, primary, precision, sim, f"the source does not say {', '.join(sorted(added))}", support)
+        if unknown_names:
+            return Check(sentence, False, primary, precision, sim, f"names not in the source: {', '.join(sorted(unknown_names))}", support)
+        if not names_ok:
+            reason = f"names in place of the source's: {', '.join(sorted(from_title))} for {', '.join(sorted(left_out))}"
+            return Check(sentence, False, primary, precision, sim, reason, support)
+        # A name that only another sentence supplies, while the claim leaves out one the backing
+        # sentence states, may be a swap ("Cuomo and New York City" for "Cuomo and Curtis Sliwa"):
+        # a judge can tell.
+        lent = prim.context.missing(s_names) if len(support) > 1 else set()
+        if lent and left_out:
+            reason = f"names from another sentence in place of the source's: {', '.join(sorted(lent))} for {', '.join(sorted(left_out))}"
+            return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
+        if len(s_terms) <= tuning.bare_terms:
+            # A bare answer is judged by the one sentence it comes from and the question alone.
+            if bare:
+                return Check(sentence, True, primary, precision, sim, "", support)
+            return Check(sentence, False, primary, precision, sim, "a bare answer its source sentence does not give for the subject asked about", support)
+        if turned:
+            return Check(sentence, False, primary, precision, sim, "the source says not", support, settled=False)
+        if extra:
+            return Check(sentence, False, primary, precision, sim, f"adds what no source says: {' '.join(extra)}", support, settled=False)
+        if (precision >= tuning.support_precision and sim >= tuning.support_dense) or (
+            precision >= tuning.support_precision_all and sim >= tuning.unsettled_dense
+        ):
+            return Check(sentence, True, primary, precision, sim, "", support)
+        settled = precision < tuning.unsettled_precision or sim < tuning.unsettled_dense
+        return Check(sentence, False, primary, precision, sim, "not in the cited passage", support, settled=settled)
+
     best: Check | None = None
     best_rank: tuple[float, ...] = ()
-    s_numbers = numbers(sentence)
-    s_quantities = quantities(sentence)
-    s_names = key_term_set(sentence)
-    s_hedges = _hedges(sentence)
-    asked_names = key_term_set(asked_sentence(question)) if question else set()
-    for e, sim in zip(pool, sims):
-        own_terms = set(terms(e.text))
-        e_terms = own_terms | set(terms(e.passage.title or ""))
-        precision = len(s_terms & e_terms) / len(s_terms)
-        e_numbers = numbers(e.text)
-        numbers_ok = s_numbers <= e_numbers and s_quantities <= quantities(e.text)
-        from_title = s_names - own_terms
-        left_out = key_term_set(e.text) - s_terms - e_numbers
-        names_ok = s_names <= e_terms and not (from_title and left_out)
-        e_hedges = _hedges(e.text)
-        hedges_ok = s_hedges <= e_hedges
-        # A bare answer ("Zohran Mamdani.") states nothing but the question's answer: every word
-        # must be in the source, which must be about what the question asks (its names) and
-        # score well enough against the question (judged by the caller).
-        about = len(asked_names & own_terms) / len(asked_names) if asked_names else 1.0
-        bare = len(s_terms) <= tuning.bare_terms and precision == 1.0 and about >= tuning.bare_names
-        similar = sim >= tuning.support_dense or bare
-        ok = precision >= tuning.support_precision and similar and numbers_ok and names_ok and hedges_ok
-        if ok:
-            reason = ""
-        elif not numbers_ok:
-            reason = "numbers differ"
-        elif not hedges_ok:
-            reason = f"the source does not say {', '.join(sorted(s_hedges - e_hedges))}"
-        elif not names_ok and s_names <= e_terms:
-            reason = f"names in place of the source's: {', '.join(sorted(from_title))} for {', '.join(sorted(left_out))}"
-        elif not names_ok:
-            reason = f"names not in the source: {', '.join(sorted(s_names - e_terms))}"
-        else:
-            reason = "not in the cited passage"
-        check = Check(sentence, ok, e, precision, float(sim), reason)
+    by_closeness = sorted(pool, key=lambda e: -(sims[id(e)] + len(s_terms & set(terms(e.text))) / len(s_terms)))
+    for primary in by_closeness[: tuning.support_candidates]:
+        check = verdict(_support_for(primary, pool, s_terms, s_names | s_numbers, tuning))
         # Of the sources that back it, the one that best answers the question is cited; of those
         # that don't, the closest explains the refusal.
-        rank = (1.0, e.score, precision + float(sim)) if ok else (0.0, precision + float(sim))
+        rank = (2.0, primary.score, check.precision + check.dense) if check.supported else (
+            (1.0 if not check.settled else 0.0), check.precision + check.dense)
         if best is None or rank > best_rank:
             best, best_rank = check, rank
     assert best is not None
+    if not best.supported and not best.settled and judge is not None:
+        if judge.supports(sentence, best.support):
+            best = Check(sentence, True, best.source, best.precision, best.dense, "", best.support, settled=True)
+        else:
+            best.reason, best.settled = f"{best.reason}; the judge did not find it in the source", True
     return best
 
+
+def _unsupported_run(claim_terms: list[str], known: _Known, size: int) -> list[str]:
+    """The first stretch of `size` claim terms in a row of which all but one are unknown to the sources.
+
+    A paraphrase swaps a word here and there; a clause the sources never state ("..., which
+    officials later disputed") is a run of new words.
+    """
+    if size <= 0 or len(claim_terms) < size:
+        return []
+    for i in range(len(claim_terms) - size + 1):
+        window = claim_terms[i : i + size]
+        if sum(t not in known and not t.isdigit() for t in window) >= size - 1:
+            return [t for t in window if t not in known]
+    return []
+
+
+def _support_for(primary: Evidence, pool: list[Evidence], s_terms: set[str], facts: set[str], tuning: Tuning) -> list[Evidence]:
+    """`primary` and the fewest other pool sentences that supply the claim's missing facts and words."""
+    support: list[Evidence] = [primary]
+    covered = _canon(set(terms(primary.text))) | _numbers_of(primary.text)
+    for _ in range(tuning.support_sentences - 1):
+        missing_facts, missing_words = facts - covered, s_terms - covered - facts
+        if not missing_facts and len(missing_words) < 2:
+            break
+        best, best_gain = None, 0.0
+        for e in pool:
+            if any(e is x for x in support):
+                continue
+            have = _canon(set(terms(e.text))) | _numbers_of(e.text)
+            gain = 2.0 * len(missing_facts & have) + len(missing_words & have)
+            if gain > best_gain:
+                best, best_gain = e, gain
+        if best is None or best_gain < 2.0:
+            break
+        support.append(best)
+        covered |= _canon(set(terms(best.text))) | _numbers_of(best.text)
+    return support
 
 
 class SentenceVerifier:
     """Checks a model's answer sentence by sentence, as it streams, and keeps what passes.
 
-    Beyond `check_sentence`, a sentence is refused when it repeats one already shown, when it
-    leans on a sentence that was refused ("They are 37-45-2 in those games."), and when what
-    backs it is beside the question. `sentences` and `citations` hold what was kept, `dropped`
-    each refused sentence with its reason.
+    Beyond `check_sentence`, a sentence is refused when it repeats one already shown, and when it
+    leans on a sentence that was refused ("They are 37-45-2 in those games."). The model's
+    refusal ("NOT IN SOURCES") is recorded in `refused`, never shown. `sentences` and `citations`
+    hold what was kept, each citation quoting the exact supporting sentences of one passage;
+    `dropped` holds each refused sentence with its reason.
     """
 
-    def __init__(self, evidence: list[Evidence], embedder, tuning: Tuning, question: str) -> None:
+    def __init__(self, evidence: list[Evidence], embedder, tuning: Tuning, question: str, judge: Judge | None = None) -> None:
         self.evidence = evidence
         self.embedder = embedder
         self.tuning = tuning
         self.question = question
+        self.judge = judge
         self.sentences: list[AnswerSentence] = []
         self.dropped: list[str] = []
-        self._citations: dict[tuple[str, int, int], Citation] = {}
-        self._kept: list[tuple[str, Evidence]] = []
+        self.refused = False  # the model said the passages do not answer
+        self._citations: dict[tuple[str, tuple[tuple[int, int], ...]], Citation] = {}
+        self._kept: list[str] = []
         self._after_kept = False  # whether the model's previous sentence was shown
 
     @property
@@ -192,9 +431,10 @@ class SentenceVerifier:
         """Check the finished sentences in `raw`; yield each one that is kept."""
         for text, cited in split_model_text(raw):
             shown, self._after_kept = self._after_kept, False
-            if "NOT IN SOURCES" in text.upper():
+            if REFUSAL in text.upper():
+                self.refused = True
                 continue
-            if any(same_claim(text, k) for k, _ in self._kept):
+            if any(same_claim(text, k) for k in self._kept):
                 # Small models loop ("Gobble and Waddle. Gobble and Waddle."): say it once.
                 self.dropped.append(f"{text} (repeats an earlier sentence)")
                 self._after_kept = True  # what it repeats is shown, so a sentence leaning on it reads
@@ -203,21 +443,31 @@ class SentenceVerifier:
                 # "They are 37-45-2 in those games." after its subject was refused says nothing.
                 self.dropped.append(f"{text} (leans on a sentence that is not shown)")
                 continue
-            verdict = check_sentence(text, cited, self.evidence, self.embedder, self.tuning, self.question)
+            verdict = check_sentence(text, cited, self.evidence, self.embedder, self.tuning, self.question, self.judge)
             if not verdict.supported or verdict.source is None:
                 self.dropped.append(f"{text} ({verdict.reason})")
                 continue
-            src = verdict.source
-            if src.score < self.tuning.second_ratio * self.evidence[0].score:
-                # True of its source but beside the question: the extractive answer would not use it either.
-                self.dropped.append(f"{text} (does not answer the question)")
-                continue
-            key = (src.passage.article_id, src.start, src.end)
-            if key not in self._citations:
-                self._citations[key] = citation_for(len(self._citations) + 1, [src])
-            n = self._citations[key].n
-            s = AnswerSentence(text=text, citations=[n], support="supported", score=round(verdict.precision, 3))
+            numbers = [self._cite(group) for group in _by_passage(verdict.support)]
+            s = AnswerSentence(text=text, citations=numbers, support="supported", score=round(verdict.precision, 3))
             self.sentences.append(s)
-            self._kept.append((text, src))
+            self._kept.append(text)
             self._after_kept = True
             yield s
+
+    def _cite(self, group: list[Evidence]) -> int:
+        key = (group[0].passage.chunk_id, tuple((e.start, e.end) for e in group))
+        if key not in self._citations:
+            self._citations[key] = citation_for(len(self._citations) + 1, group)
+        return self._citations[key].n
+
+
+def _by_passage(support: list[Evidence]) -> list[list[Evidence]]:
+    """The supporting sentences grouped by passage (the backing one's first), each group in text order."""
+    groups: dict[str, list[Evidence]] = {}
+    for e in support:
+        groups.setdefault(e.passage.chunk_id, []).append(e)
+    return [sorted(g, key=lambda e: e.start) for g in groups.values()]
+
+
+# The refusal the answer prompt asks for (prompts/answer.toml).
+REFUSAL = "NOT IN SOURCES"
