@@ -231,7 +231,7 @@ class NewsQA:
         """
         from .langchain_retriever import NewsQARetriever
 
-        return NewsQARetriever(qa=self, k=k or self.settings.top_k, date_from=date_from, date_to=date_to,
+        return NewsQARetriever(qa=self, k=self.settings.top_k if k is None else k, date_from=date_from, date_to=date_to,
                                sources=sources, today=today)
 
     def _retrieval_query(self, question: str, history: list[str]) -> str:
