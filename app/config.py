@@ -43,6 +43,7 @@ class Settings:
     port: int = 7860  # NEWSQA_PORT
     auth: str | None = None  # NEWSQA_AUTH: user:password for the chat page
     seeds: Path | None = None  # NEWSQA_SEEDS: articles `newsqa serve` ingests into an empty index
+    api_key: str | None = None  # NEWSQA_API_KEY: Bearer key the OpenAI-compatible API (/v1) requires
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -185,6 +185,32 @@ class NewsQA:
             choices=self.settings.choices if choices is None else choices,
         )
 
+    def as_retriever(
+        self,
+        *,
+        k: int | None = None,
+        date_from: str | date | None = None,
+        date_to: str | date | None = None,
+        sources: list[str] | None = None,
+        today: str | date | None = None,
+    ) -> Any:
+        """This index's hybrid retrieval as a LangChain retriever (a langchain_core BaseRetriever).
+
+        Args:
+            k: passages per query (default: the top_k setting).
+            date_from / date_to: ISO dates limiting the articles searched.
+            sources: outlets to search (all when empty).
+            today: the date queries are asked on (default: the day of each query).
+
+        Returns:
+            A retriever whose Documents hold each passage's text and its article_id, title,
+            source, published_at, url, start and end (offsets into the article text).
+        """
+        from .langchain_retriever import NewsQARetriever
+
+        return NewsQARetriever(qa=self, k=self.settings.top_k if k is None else k, date_from=date_from, date_to=date_to,
+                               sources=sources, today=today)
+
 
 def default_seeds() -> Path | None:
     """The sample articles shipped with newsqa (seeds/ in a checkout, or the installed copy)."""

@@ -462,10 +462,12 @@ def launch(qa: NewsQA) -> None:
             print(f"Empty index: ingesting the sample articles in {seeds}")
             print(qa.ingest(seeds, progress=True).summary())
     demo = create_app(qa)
+    from .server import serve  # the page and the OpenAI-compatible API (/v1) on one port
+
     # Questions from several people run side by side; each turn's history is its own.
-    demo.queue(default_concurrency_limit=4).launch(
-        server_name=settings.host,
-        server_port=settings.port,
+    serve(
+        demo.queue(default_concurrency_limit=4),
+        qa,
         auth=auth,
         auth_message="This newsqa server asks for a login.",
         css=_CSS,

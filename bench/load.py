@@ -1,8 +1,8 @@
 """A bounded load run: N questions at once against one newsqa worker, through its HTTP API.
 
     python bench/load.py [--concurrency 20] [--corpus PATH --questions PATH] [--url URL]
-                         [--mode extractive|generative] [--llm SPEC --llm-base-url URL]
-                         [--chroma-url URL] [--out bench/out/load.json]
+                         [--api gradio|openai] [--mode extractive|generative]
+                         [--llm SPEC --llm-base-url URL] [--chroma-url URL] [--out bench/out/load.json]
 
 Without --url it builds a temporary embedded index of --corpus with `newsqa ingest` (default:
 the realtimeqa news corpus in ../shared/eval, read in place; seeds/ when that is absent), starts
@@ -10,7 +10,10 @@ one worker with `newsqa serve` on a free port, and stops it afterwards. With --c
 worker (and the ingest) use that Chroma server instead.
 
 Each of the N threads opens its own gradio_client and, once all are connected, asks one question
-through the worker's `/ask` endpoint (the Answer as JSON) at the same moment. Latency is measured
+through the worker's `/ask` endpoint (the Answer as JSON) at the same moment. With `--api openai`
+each thread uses the official openai client instead, through `POST /v1/chat/completions` (the
+worker's OpenAI-compatible API, which works on at most 4 questions at a time; NEWSQA_API_KEY, when
+set, is the key). Latency is measured
 in the client, from the request to the full answer, so it includes the worker's queue (Gradio
 runs 4 events at a time by default). One warm-up question goes first, so the model load is not
 counted. Errors (goal: 0) are exceptions or answers that carry a backend warning.
@@ -101,10 +104,42 @@ def start_worker(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) 
     raise SystemExit(f"the worker did not start within 300 s; see {log}")
 
 
-def ask_all(url: str, questions: list[str], timeout: float) -> list[dict]:
-    """Ask every question at once, one thread and one client each; a record per question."""
-    from gradio_client import Client
+class GradioAsker:
+    """Questions through the worker's Gradio `/ask` endpoint; the Answer comes back as JSON."""
 
+    def __init__(self, url: str, timeout: float) -> None:
+        from gradio_client import Client
+
+        self.client, self.timeout = Client(url, verbose=False), timeout
+
+    def ask(self, question: str) -> dict:
+        answer = self.client.submit(question, api_name="/ask").result(timeout=self.timeout)
+        return {"abstained": bool(answer.get("abstained")), "warnings": answer.get("warnings") or []}
+
+
+class OpenAIAsker:
+    """Questions through the worker's `POST /v1/chat/completions`, with the official openai client."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        import openai
+
+        key = os.environ.get("NEWSQA_API_KEY") or "unused"
+        self.client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key=key, max_retries=0, timeout=timeout)
+
+    def ask(self, question: str) -> dict:
+        r = self.client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": question}])
+        facts = (r.model_extra or {}).get("newsqa") or {}
+        if not r.choices or not r.choices[0].message.content:
+            raise RuntimeError("an empty reply")
+        return {"abstained": bool(facts.get("abstained")), "warnings": facts.get("warnings") or []}
+
+
+ASKERS = {"gradio": GradioAsker, "openai": OpenAIAsker}
+THROUGH = {"gradio": "HTTP: gradio_client -> /ask", "openai": "HTTP: openai client -> /v1/chat/completions"}
+
+
+def ask_all(url: str, questions: list[str], timeout: float, api: str = "gradio") -> list[dict]:
+    """Ask every question at once, one thread and one client each; a record per question."""
     results: list[dict] = [{} for _ in questions]
     barrier = threading.Barrier(len(questions))
 
@@ -112,7 +147,7 @@ def ask_all(url: str, questions: list[str], timeout: float) -> list[dict]:
         rec = results[i]
         rec["question"] = q
         try:
-            client = Client(url, verbose=False)
+            client = ASKERS[api](url, timeout)
         except Exception as e:
             rec["error"] = f"connect: {type(e).__name__}: {e}"
             barrier.abort()
@@ -124,12 +159,10 @@ def ask_all(url: str, questions: list[str], timeout: float) -> list[dict]:
             return
         t = rec["t0"] = time.perf_counter()
         try:
-            job = client.submit(q, api_name="/ask")
-            answer = job.result(timeout=timeout)
+            answer = client.ask(q)
             rec["t1"] = time.perf_counter()
             rec["latency_s"] = rec["t1"] - t
-            rec["abstained"] = bool(answer.get("abstained"))
-            rec["warnings"] = answer.get("warnings") or []
+            rec.update(answer)
             if rec["warnings"]:
                 rec["error"] = "backend: " + "; ".join(rec["warnings"])[:300]
         except Exception as e:
@@ -151,6 +184,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=EVAL / "corpus.jsonl" if EVAL.exists() else ROOT / "seeds")
     ap.add_argument("--questions", type=Path, default=EVAL / "questions_dev.jsonl")
     ap.add_argument("--url", help="an already running worker; nothing is started or ingested")
+    ap.add_argument("--api", choices=sorted(ASKERS), default="gradio",
+                    help="ask through the Gradio /ask endpoint or the OpenAI-compatible /v1/chat/completions")
     ap.add_argument("--chroma-url", help="run the worker (and the ingest) on this Chroma server")
     ap.add_argument("--mode", choices=["extractive", "generative"], default="extractive")
     ap.add_argument("--llm", help="NEWSQA_LLM for the worker (generative mode)")
@@ -162,7 +197,7 @@ def main() -> None:
     questions = load_questions(args.questions if args.corpus.suffix == ".jsonl" else None, args.concurrency)
     work = Path(tempfile.mkdtemp(prefix="newsqa-load-"))
     proc = None
-    info: dict = {"concurrency": args.concurrency, "mode": args.mode, "through": "HTTP: gradio_client -> /ask"}
+    info: dict = {"concurrency": args.concurrency, "mode": args.mode, "through": THROUGH[args.api]}
     try:
         if args.url:
             url = args.url
@@ -170,6 +205,8 @@ def main() -> None:
             data_dir = work / "data"
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
             env.update(NEWSQA_DATA_DIR=str(data_dir), NEWSQA_MODE=args.mode)
+            if os.environ.get("NEWSQA_API_KEY"):  # the worker then requires the key the openai client sends
+                env["NEWSQA_API_KEY"] = os.environ["NEWSQA_API_KEY"]
             if args.chroma_url:
                 env["NEWSQA_CHROMA_URL"] = args.chroma_url
             if args.llm:
@@ -184,13 +221,11 @@ def main() -> None:
             info.update(corpus=str(args.corpus), articles=report["articles"], chunks=report["chunks"],
                         ingest_s=round(time.perf_counter() - t, 1), store="chroma server" if args.chroma_url else "embedded")
             proc, url, _ = start_worker(args, data_dir, env)
-        from gradio_client import Client
-
         t = time.perf_counter()
-        Client(url, verbose=False).predict(questions[0], api_name="/ask")
+        ASKERS[args.api](url, args.timeout).ask(questions[0])
         info["warmup_s"] = round(time.perf_counter() - t, 2)
 
-        results = ask_all(url, questions, args.timeout)
+        results = ask_all(url, questions, args.timeout, args.api)
         timed = [r for r in results if "t0" in r]
         # From the moment the questions were released to the last answer (connecting is not counted).
         wall = max(r["t1"] for r in timed) - min(r["t0"] for r in timed) if timed else 0.0
@@ -223,8 +258,8 @@ def main() -> None:
         args.out.write_text(json.dumps(info, indent=1), encoding="utf-8")
     print(json.dumps(info, indent=1))
     print()
-    print("| date | store | mode | articles | concurrent | errors | p50 s | p95 s | max s | wall s | q/s |")
-    print(f"| {info['date']} | {info.get('store', 'given worker')} | {args.mode} | {info.get('articles', '?')} | "
+    print("| date | through | store | mode | articles | concurrent | errors | p50 s | p95 s | max s | wall s | q/s |")
+    print(f"| {info['date']} | {args.api} | {info.get('store', 'given worker')} | {args.mode} | {info.get('articles', '?')} | "
           f"{info['questions']} | {info['errors']} | {info['p50_s']} | {info['p95_s']} | {info['max_s']} | "
           f"{info['wall_s']} | {info['questions_per_s']} |")
     sys.exit(1 if errors else 0)

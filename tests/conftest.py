@@ -22,7 +22,7 @@ SHARED = ROOT.parent / "shared"
 def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """One switch moves all state: no test touches the user's data directory."""
     monkeypatch.setenv("NEWSQA_DATA_DIR", str(tmp_path_factory.mktemp("state")))
-    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH"):
+    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH", "NEWSQA_API_KEY"):
         monkeypatch.delenv(var, raising=False)
 
 

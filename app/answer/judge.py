@@ -34,7 +34,9 @@ class Judge:
 
         passages: dict[str, str] = {}
         for e in support:  # the whole passage of each supporting sentence: the claim may need its context
-            passages.setdefault(e.passage.chunk_id, as_data(e.passage.text))
+            p = e.passage
+            head = f"{as_data(p.title or '') or '(untitled)'} ({as_data(p.source or '') or 'outlet unknown'}, {p.date or 'date unknown'})"
+            passages.setdefault(p.chunk_id, f"{head}\n{as_data(p.text)}")
         sources = "\n\n".join(f"Source {i}: {text}" for i, text in enumerate(passages.values(), start=1))
         system, user = load_template("judge").format(claim=as_data(claim), sources=sources)
         self.calls += 1
