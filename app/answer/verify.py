@@ -347,9 +347,9 @@ def check_sentence(
     by_closeness = sorted(pool, key=lambda e: -(sims[id(e)] + len(s_terms & set(terms(e.text))) / len(s_terms)))
     for primary in by_closeness[: tuning.support_candidates]:
         check = verdict(_support_for(primary, pool, s_terms, s_names | s_numbers, tuning))
-        # Of the sources that back it, the one that best answers the question is cited; of those
-        # that don't, the closest explains the refusal.
-        rank = (2.0, primary.score, check.precision + check.dense) if check.supported else (
+        # Of the sources that back it, the fewest sentences that do, then the one that best answers
+        # the question, are cited; of those that don't, the closest explains the refusal.
+        rank = (2.0, -len(check.support), primary.score, check.precision + check.dense) if check.supported else (
             (1.0 if not check.settled else 0.0), check.precision + check.dense)
         if best is None or rank > best_rank:
             best, best_rank = check, rank

@@ -1,0 +1,209 @@
+"""Generative answers with a capable model: refusals honoured, claims checked across sentences,
+the judge, and the same answers through a real OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from app import NewsQA, NewsQAError, Settings
+from app.answer import ABSTAIN_TEXT, Tuning
+from app.answer.judge import Judge
+from app.answer.verify import check_sentence
+
+SUPER_BOWL = [
+    {"id": "sb", "title": "Eagles rout Chiefs to win Super Bowl LIX", "source": "Gridiron Daily", "published_at": "2025-02-10",
+     "text": "The Philadelphia Eagles won Super Bowl 59 on Sunday, beating the Kansas City Chiefs 40-22. "
+             "The game was played at the Caesars Superdome in New Orleans. "
+             "The win denied the Chiefs a third straight title. "
+             "Jalen Hurts was named the game's most valuable player."},
+    {"id": "bake", "title": "Bread prize", "source": "Town Crier", "published_at": "2025-02-08",
+     "text": "The Miller Street bakery won the regional bread prize on Tuesday. "
+             "The judges did not award a second prize this year."},
+]
+VENUE = "The Philadelphia Eagles won Super Bowl 59, beating the Kansas City Chiefs 40-22 at the Caesars Superdome in New Orleans [1]."
+
+
+@pytest.fixture(scope="module")
+def games(tmp_path_factory, embedder) -> Iterator[NewsQA]:
+    d = tmp_path_factory.mktemp("games")
+    f = d / "articles.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in SUPER_BOWL), encoding="utf-8")
+    qa = NewsQA(d / "data", embedder=embedder)
+    assert qa.ingest(f).added == 2
+    yield qa
+    qa.store.close()
+
+
+def _with_model(qa: NewsQA, model, judge: Judge | None = None) -> NewsQA:
+    return NewsQA(qa.settings.data_dir, embedder=qa.embedder, store=qa.store, chat_model=model, judge=judge,
+                  retriever=qa.retriever)
+
+
+def test_a_claim_resting_on_two_sentences_of_a_passage_is_kept_and_cites_both(games, recording_model):
+    qa = _with_model(games, recording_model(VENUE))
+    a = qa.ask("Which NFL team won Super Bowl LIX?", mode="generative", today="2025-02-11")
+    assert not a.abstained and a.text.startswith("The Philadelphia Eagles won Super Bowl 59"), a
+    (c,) = a.citations
+    assert c.article_id == "sb" and len(c.spans) == 2
+    text = SUPER_BOWL[0]["text"]
+    quoted = [text[s:e] for s, e in c.spans]
+    assert quoted[0].startswith("The Philadelphia Eagles won") and quoted[1].startswith("The game was played at the Caesars")
+    assert text[c.start : c.end] == c.quote
+
+
+def test_a_refusal_is_an_abstention_not_quoted_sources(games, recording_model):
+    qa = _with_model(games, recording_model("NOT IN SOURCES"))
+    a = qa.ask("Who won the Super Bowl halftime show award?", mode="generative", today="2025-02-11")
+    assert a.abstained and a.text.startswith(ABSTAIN_TEXT) and "I searched 2 articles" in a.text
+    assert a.citations == [] and any("the model found no answer" in n for n in a.notes)
+
+
+SB_Q, BREAD_Q = "Which NFL team won Super Bowl LIX?", "Which bakery won the regional bread prize?"
+
+
+@pytest.mark.parametrize(
+    "question,claim,reason",
+    [
+        (SB_Q, "The Philadelphia Eagles won Super Bowl 59, beating the Kansas City Chiefs 41-22 [1].", "numbers differ"),
+        (SB_Q, "The Philadelphia Eagles won Super Bowl 59 at the Caesars Superdome in Miami [1].", "names not in the source"),
+        (BREAD_Q, "The Miller Street bakery did not win the regional bread prize [1].", "does not say not"),
+        (BREAD_Q, "The Miller Street bakery will win the regional bread prize [1].", "does not say will"),
+        (BREAD_Q, "The Miller Street bakery won, and the judges awarded a second prize this year [1].", "the source says not"),
+        # The right claim cited to the passage that does not say it.
+        (SB_Q, "The Philadelphia Eagles won Super Bowl 59 on Sunday, beating the Kansas City Chiefs 40-22 [2].", "numbers differ"),
+    ],
+)
+def test_a_changed_claim_is_removed_with_its_reason(games, recording_model, question, claim, reason):
+    qa = _with_model(games, recording_model(claim))
+    a = qa.ask(question, mode="generative", today="2025-02-11")
+    assert any(reason in n for n in a.notes), a.notes
+    assert all(s.support == "quoted" for s in a.sentences)  # nothing the model wrote is shown
+
+
+def test_a_sentence_that_restates_the_question_says_nothing(games, recording_model):
+    qa = _with_model(games, recording_model("The bakery won the regional bread prize [2]."))
+    a = qa.ask("Which bakery won the regional bread prize?", mode="generative", today="2025-02-11")
+    assert any("restates the question" in n for n in a.notes)
+    assert "Miller Street" in a.text  # the sources are quoted instead: the model said nothing
+
+
+class _Verdicts:
+    """A judge's chat model: replies with a fixed verdict (or fails) and counts the calls."""
+
+    def __init__(self, reply: str | None) -> None:
+        self.reply, self.calls = reply, 0
+
+    def invoke(self, messages):
+        self.calls += 1
+        if self.reply is None:
+            raise ConnectionError("judge server down")
+        from langchain_core.messages import AIMessage
+
+        return AIMessage(content=self.reply)
+
+
+def test_the_judge_decides_what_the_cheap_check_cannot_and_fails_closed(games):
+    evidence = games.scorer.score("Was there a second prize?", games.scorer.sentences(games.retriever.retrieve("bread prize judges", 6)))
+    claim = "The judges gave no second prize this year."  # "gave" for "award": a paraphrase too far to call
+    alone = check_sentence(claim, [], evidence, games.scorer, Tuning(), "Was there a second prize?")
+    assert not alone.supported and not alone.settled, alone
+    for reply, kept in (("SUPPORTED", True), ("UNSUPPORTED", False), (None, False), ("I think so", False)):
+        model = _Verdicts(reply)
+        verdict = check_sentence(claim, [], evidence, games.scorer, Tuning(), "Was there a second prize?", Judge(model))
+        assert verdict.supported is kept and model.calls == 1, (reply, verdict)
+    # A settled refusal never reaches the judge.
+    model = _Verdicts("SUPPORTED")
+    wrong = check_sentence("The judges awarded 3 prizes.", [], evidence, games.scorer, Tuning(), "", Judge(model))
+    assert not wrong.supported and model.calls == 0
+
+
+def test_generative_is_the_default_with_a_model_of_ones_own_and_the_bundled_model_never_judges(tmp_path, embedder):
+    assert Settings.load().mode == "extractive"
+    assert Settings.load(llm="openai:qwen2.5").mode == "generative"
+    assert Settings.load(llm="openai:qwen2.5", mode="extractive").mode == "extractive"
+    with pytest.raises(NewsQAError, match="bundled SmolLM2"):
+        NewsQA(settings=Settings.load(data_dir=tmp_path / "d", judge="same"), embedder=embedder).judge  # noqa: B018 (the property builds it)
+    with pytest.raises(NewsQAError, match="bundled SmolLM2"):
+        NewsQA(settings=Settings.load(data_dir=tmp_path / "e", judge="llamacpp"), embedder=embedder).judge  # noqa: B018
+
+
+def test_choice_questions_go_to_the_model_in_generative_mode(games, recording_model):
+    model = recording_model("The Philadelphia Eagles won Super Bowl 59 on Sunday [1].")
+    qa = _with_model(games, model)
+    q = "Which team won Super Bowl LIX? Is it the Kansas City Chiefs or the Philadelphia Eagles?"
+    a = qa.ask(q, mode="generative", choices=True, today="2025-02-11")
+    assert model.prompts and "Is it the Kansas City Chiefs or the Philadelphia Eagles?" in model.prompts[0][-1].content
+    assert a.sentences[0].support == "supported" and a.text.startswith("The Philadelphia Eagles")
+
+
+# --- a real OpenAI-compatible server on 127.0.0.1 ---------------------------------------------
+
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat server with a capable model's answers, chosen by the prompt's question."""
+
+    answers: dict[str, str] = {}
+    seen: list[dict] = []
+
+    def do_POST(self) -> None:
+        req = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        type(self).seen.append(req)
+        user = req["messages"][-1]["content"]
+        text = next((a for q, a in self.answers.items() if f"Question: {q}" in user), "NOT IN SOURCES")
+        if req.get("stream"):
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            for word in text.split(" "):
+                piece = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "capable",
+                         "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(piece)}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(0.005)
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "capable",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def capable_server() -> Iterator[str]:
+    _Scripted.answers = {
+        "Which NFL team won Super Bowl LIX?": VENUE + " Jalen Hurts was named the game's most valuable player [1].",
+        "Who sang the national anthem at Super Bowl LIX?": "NOT IN SOURCES",
+    }
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}/v1"
+    srv.shutdown()
+
+
+def test_generative_answers_through_a_real_openai_compatible_server(games, capable_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    qa = NewsQA(games.settings.data_dir, embedder=games.embedder, store=games.store, retriever=games.retriever,
+                llm="openai:capable", llm_base_url=capable_server, llm_retries=0)
+    assert qa.settings.mode == "generative"  # a model of one's own writes the answer
+    pieces = list(qa.stream("Which NFL team won Super Bowl LIX?", today="2025-02-11"))
+    a = pieces[-1]
+    assert [p for p in pieces[:-1] if isinstance(p, str)], "the checked sentences stream in"
+    assert a.text.startswith("The Philadelphia Eagles won Super Bowl 59") and "Jalen Hurts" in a.text, a
+    assert a.warnings == [] and all(s.support == "supported" for s in a.sentences)
+    assert _Scripted.seen[-1]["stream"] is True
+    refused = qa.ask("Who sang the national anthem at Super Bowl LIX?", today="2025-02-11")
+    assert refused.abstained and refused.citations == [] and "I searched 2 articles" in refused.text
