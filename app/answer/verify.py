@@ -335,7 +335,10 @@ def check_sentence(
             return Check(sentence, False, primary, precision, sim, "the source says not", support, settled=False)
         if extra:
             return Check(sentence, False, primary, precision, sim, f"adds what no source says: {' '.join(extra)}", support, settled=False)
-        if (precision >= tuning.support_precision and sim >= tuning.support_dense) or (
+        # Facts joined from several passages are riskier than one passage's: a little more of the
+        # wording must be theirs.
+        needed = tuning.support_precision + (tuning.cross_passage_margin if len({e.passage.chunk_id for e in support}) > 1 else 0.0)
+        if (precision >= needed and sim >= tuning.support_dense) or (
             precision >= tuning.support_precision_all and sim >= tuning.unsettled_dense
         ):
             return Check(sentence, True, primary, precision, sim, "", support)
@@ -421,7 +424,7 @@ class SentenceVerifier:
         self.refused = False  # the model said the passages do not answer
         self._citations: dict[tuple[str, tuple[tuple[int, int], ...]], Citation] = {}
         self._kept: list[str] = []
-        self._after_kept = False  # whether the model's previous sentence was shown
+        self._after_kept = True  # whether the model's previous sentence was shown (the first leans on nothing)
 
     @property
     def citations(self) -> list[Citation]:
