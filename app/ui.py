@@ -103,8 +103,14 @@ def _highlighted(c: Citation) -> str:
         spans = [(x - c.passage_start, y - c.passage_start) for x, y in (c.spans or [(c.start, c.end)])]
         if not all(a <= x <= y <= b for x, y in spans):
             spans = [(a, b)]
+    merged: list[tuple[int, int]] = []
+    for x, y in sorted(spans):  # adjacent sentences read as one quote: one mark
+        if merged and not passage[merged[-1][1] : x].strip():
+            merged[-1] = (merged[-1][0], max(y, merged[-1][1]))
+        else:
+            merged.append((x, y))
     out, at = [], 0
-    for x, y in sorted(spans):
+    for x, y in merged:
         x = max(x, at)
         out.append(f"{html.escape(passage[at:x])}<mark>{html.escape(passage[x:y])}</mark>")
         at = y

@@ -284,3 +284,14 @@ def test_a_model_that_fails_to_load_is_a_warning_in_the_chat(seeded, tmp_path):
     text = history[-1]["content"]
     assert "⚠️" in text and "missing.gguf" in text and "Traceback" not in text
     assert "less than half the city" in text and 'class="newsqa-card"' in cards  # the quoted sources still come
+
+
+def test_a_card_marks_each_supporting_sentence_and_adjacent_ones_as_one():
+    text = "The Eagles won 40-22. Fans cheered. The game was played in New Orleans. It rained."
+    a, b = text.index("The game"), text.index(" It rained")
+    c = Citation(n=1, article_id="x", title="t", source=None, date=None, url=None, quote=text[0:b], start=0, end=b,
+                 passage=text, passage_start=0, spans=[[0, 21], [a, b]])
+    card = source_card(c)
+    assert card.count("<mark>") == 2 and "<mark>The Eagles won 40-22.</mark> Fans cheered. <mark>The game" in card
+    together = source_card(Citation(**{**c.__dict__, "spans": [[0, 21], [22, 35]], "quote": text[:35], "end": 35}))
+    assert together.count("<mark>") == 1 and "<mark>The Eagles won 40-22. Fans cheered.</mark>" in together
