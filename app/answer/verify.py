@@ -131,9 +131,16 @@ _MONTH_ABBR = {"jan": "january", "feb": "february", "mar": "march", "apr": "apri
                "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november", "dec": "december"}
 
 
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_COMPOUND = re.compile(r"\b(" + "|".join(_TENS) + r")[-\s](one|two|three|four|five|six|seven|eight|nine)\b")
+
+
 def _numbers_of(text: str) -> set[str]:
-    """Digits as written, and small numbers written as words ("seven" is "7")."""
-    return numbers(text) | {_NUMBER_WORDS[w] for w in words(text) if w in _NUMBER_WORDS}
+    """Digits as written, and numbers written as words ("seven" is "7", "Sixty-seven" is "67")."""
+    folded = fold(text)
+    found = {str(_TENS[m.group(1)] + int(_NUMBER_WORDS[m.group(2)])) for m in _COMPOUND.finditer(folded)}
+    rest = _COMPOUND.sub(" ", folded)  # "sixty-seven" is 67, not also 60 and 7
+    return found | numbers(text) | {_NUMBER_WORDS[w] for w in words(rest) if w in _NUMBER_WORDS}
 
 
 def _canon(term_set: set[str]) -> set[str]:
