@@ -1,8 +1,8 @@
 """Verifying model-written sentences against the retrieved evidence.
 
-A model sentence is shown only when a retrieved sentence backs it; `SentenceVerifier` adds the
-rules about a sentence's place in the answer (repeats, sentences leaning on a refused one,
-sentences true of their source but beside the question).
+A model sentence is shown only when the sentences of the passages it cites state it
+(`check_sentence`); `SentenceVerifier` adds the rules about a sentence's place in the answer
+(repeats, sentences leaning on a refused one, the model's refusal).
 """
 
 from __future__ import annotations
@@ -284,6 +284,9 @@ def check_sentence(
         return Check(sentence, False, None, 0.0, 0.0, "nothing retrieved")
     vectors = embedder.embed([claim] + [e.text for e in pool])
     sims = {id(e): float(s) for e, s in zip(pool, vectors[1:] @ vectors[0])}
+    # Each pool sentence's terms, read once: every candidate support set draws on them.
+    raw_terms = {id(e): set(terms(e.text)) for e in pool}
+    facts_of = {id(e): _canon(raw_terms[id(e)]) | _numbers_of(e.text) for e in pool}
     s_numbers, s_quantities = _numbers_of(claim), quantities(claim)
     s_names = _names(claim) - s_numbers
     s_hedges = hedges(claim)
@@ -299,7 +302,7 @@ def check_sentence(
         prim = _read([primary])
         # Negation and modality belong to the sentences that carry the claim, not to one that only
         # lends it a name: "not" elsewhere in the passage does not make "X was not tapped" true.
-        main = [e for e in support if len(s_terms & _canon(set(terms(e.text)))) >= 0.4 * len(s_terms)] or [primary]
+        main = [e for e in support if len(s_terms & _canon(raw_terms[id(e)])) >= 0.4 * len(s_terms)] or [primary]
         core = _read(main)
         precision = sum(t in src.context for t in wanted) / len(wanted)
         sim = max(sims[id(e)] for e in support)
@@ -354,9 +357,9 @@ def check_sentence(
 
     best: Check | None = None
     best_rank: tuple[float, ...] = ()
-    by_closeness = sorted(pool, key=lambda e: -(sims[id(e)] + len(s_terms & set(terms(e.text))) / len(s_terms)))
+    by_closeness = sorted(pool, key=lambda e: -(sims[id(e)] + len(s_terms & raw_terms[id(e)]) / len(s_terms)))
     for primary in by_closeness[: tuning.support_candidates]:
-        check = verdict(_support_for(primary, pool, s_terms, s_names | s_numbers, tuning))
+        check = verdict(_support_for(primary, pool, facts_of, s_terms, s_names | s_numbers, tuning))
         # Of the sources that back it, the fewest sentences that do, then the one that best answers
         # the question, are cited; of those that don't, the closest explains the refusal.
         rank = (2.0, -len(check.support), primary.score, check.precision + check.dense) if check.supported else (
@@ -387,10 +390,15 @@ def _unsupported_run(claim_terms: list[str], known: _Known, size: int) -> list[s
     return []
 
 
-def _support_for(primary: Evidence, pool: list[Evidence], s_terms: set[str], facts: set[str], tuning: Tuning) -> list[Evidence]:
-    """`primary` and the fewest other pool sentences that supply the claim's missing facts and words."""
+def _support_for(
+    primary: Evidence, pool: list[Evidence], facts_of: dict[int, set[str]], s_terms: set[str], facts: set[str], tuning: Tuning
+) -> list[Evidence]:
+    """`primary` and the fewest other pool sentences that supply the claim's missing facts and words.
+
+    `facts_of` holds each pool sentence's terms and numbers, by `id`.
+    """
     support: list[Evidence] = [primary]
-    covered = _canon(set(terms(primary.text))) | _numbers_of(primary.text)
+    covered = set(facts_of[id(primary)])
     for _ in range(tuning.support_sentences - 1):
         missing_facts, missing_words = facts - covered, s_terms - covered - facts
         if not missing_facts and len(missing_words) < 2:
@@ -399,14 +407,14 @@ def _support_for(primary: Evidence, pool: list[Evidence], s_terms: set[str], fac
         for e in pool:
             if any(e is x for x in support):
                 continue
-            have = _canon(set(terms(e.text))) | _numbers_of(e.text)
+            have = facts_of[id(e)]
             gain = 2.0 * len(missing_facts & have) + len(missing_words & have)
             if gain > best_gain:
                 best, best_gain = e, gain
         if best is None or best_gain < 2.0:
             break
         support.append(best)
-        covered |= _canon(set(terms(best.text))) | _numbers_of(best.text)
+        covered |= facts_of[id(best)]
     return support
 
 
