@@ -75,7 +75,7 @@ class NewsQA:
         self.tuning = tuning or Tuning()
         self.scorer = EvidenceScorer(self.embedder, self.keyword, self.tuning)
         self.pipeline = AnswerPipeline(
-            self.retriever, self.scorer, self.store, lambda: self.chat_model, self.embedder, self.tuning, lambda: self.judge
+            self.retriever, self.scorer, self.store, lambda: self.chat_model, self.tuning, lambda: self.judge
         )
         self._chat_model = chat_model
         self._judge: Judge | None = judge

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .prompt import as_data
+from .prompt import as_data, passage_head
 
 if TYPE_CHECKING:
     from .evidence import Evidence
@@ -34,9 +34,7 @@ class Judge:
 
         passages: dict[str, str] = {}
         for e in support:  # the whole passage of each supporting sentence: the claim may need its context
-            p = e.passage
-            head = f"{as_data(p.title or '') or '(untitled)'} ({as_data(p.source or '') or 'outlet unknown'}, {p.date or 'date unknown'})"
-            passages.setdefault(p.chunk_id, f"{head}\n{as_data(p.text)}")
+            passages.setdefault(e.passage.chunk_id, f"{passage_head(e.passage)}\n{as_data(e.passage.text)}")
         sources = "\n\n".join(f"Source {i}: {text}" for i, text in enumerate(passages.values(), start=1))
         system, user = load_template("judge").format(claim=as_data(claim), sources=sources)
         self.calls += 1

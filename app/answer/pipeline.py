@@ -32,7 +32,6 @@ class AnswerPipeline:
         scorer: scores the passages' sentences against the question.
         store: the index (for what was searched, and syndicated copies of cited articles).
         chat_model: returns the LangChain chat model; called only when a model is needed.
-        embedder: the sentence embedder the check of model sentences uses.
         tuning: the weights and thresholds of every decision.
         judge: returns the judge of unsettled model sentences (None: none configured).
     """
@@ -43,7 +42,6 @@ class AnswerPipeline:
         scorer: EvidenceScorer,
         store: Store,
         chat_model: Callable[[], Any],
-        embedder: Any,
         tuning: Tuning,
         judge: Callable[[], Judge | None] = lambda: None,
     ) -> None:
@@ -51,7 +49,6 @@ class AnswerPipeline:
         self.scorer = scorer
         self.store = store
         self.chat_model = chat_model
-        self.embedder = embedder
         self.tuning = tuning
         self.judge = judge
 

@@ -29,14 +29,15 @@ def as_data(text: str) -> str:
     return " ".join(text.split())  # one line per passage: nothing in it starts a turn or a passage
 
 
+def passage_head(p: Passage) -> str:
+    """A passage's title, outlet and date as a model reads them: "Raqqa falls (Desert Herald, 2017-10-17)"."""
+    title, source = as_data(p.title or "") or "(untitled)", as_data(p.source or "") or "outlet unknown"
+    return f"{title} ({source}, {p.date or 'date unknown'})"
+
+
 def format_passages(passages: list[Passage]) -> str:
     """Numbered passages for the prompt, with chat-control tokens neutralised (articles are data)."""
-    blocks = []
-    for i, p in enumerate(passages, start=1):
-        title, source = as_data(p.title or "") or "(untitled)", as_data(p.source or "") or "outlet unknown"
-        head = f"[{i}] {title} ({source}, {p.date or 'date unknown'})"
-        blocks.append(f"{head}\n{as_data(p.text)}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(f"[{i}] {passage_head(p)}\n{as_data(p.text)}" for i, p in enumerate(passages, start=1))
 
 
 def answer_messages(question: str, passages: list[Passage], today: str) -> tuple[str, str]:
