@@ -167,10 +167,10 @@ def run(answers: Path, grades: dict[str, str], dropped_out: Path | None, judge=N
     embedder = Embedder()
     tuning = Tuning()
     scorer = EvidenceScorer(embedder, None, tuning)
-    kept = dropped = refusals = 0
+    kept = dropped = refusals = kept_unsupported = 0
     graded = Counter()
     caught: dict[str, list[int]] = {k: [0, 0] for k in KINDS}
-    examples: dict[str, list[dict]] = {"dropped": [], "let through": []}
+    examples: dict[str, list[dict]] = {"dropped": [], "let through": [], "kept though graded unsupported": []}
     reasons = Counter()
     dropped_rows = []
     for line in answers.open(encoding="utf-8"):
@@ -188,6 +188,10 @@ def run(answers: Path, grades: dict[str, str], dropped_out: Path | None, judge=N
             gid = f"{rec['key']}:{i}"
             if text in kept_texts:
                 kept += 1
+                if grades.get(gid) == "unsupported":
+                    # graded when an earlier check dropped it: kept now, it is let through wrongly
+                    kept_unsupported += 1
+                    examples["kept though graded unsupported"].append({"sentence": text})
                 rng = random.Random(int(hashlib.sha256(gid.encode()).hexdigest()[:8], 16))
                 variants = {
                     "number or date": (corrupt_number(text, rng), cited),
@@ -230,9 +234,11 @@ def run(answers: Path, grades: dict[str, str], dropped_out: Path | None, judge=N
         "dropped": dropped,
         "kept_rate": round(kept / total, 3) if total else None,
         "dropped_graded": dict(graded),
-        # kept over the sentences the passages support: every kept one (the corruptions test what
-        # passes wrongly) plus each dropped one graded "supported".
-        "kept_of_supported": round(kept / (kept + supported_dropped), 3) if kept + supported_dropped else None,
+        # kept over the sentences the passages support: every kept one not graded "unsupported"
+        # (the corruptions test what passes wrongly) plus each dropped one graded "supported".
+        "kept_graded_unsupported": kept_unsupported,
+        "kept_of_supported": round((kept - kept_unsupported) / (kept - kept_unsupported + supported_dropped), 3)
+        if kept - kept_unsupported + supported_dropped else None,
         "drop_reasons": dict(reasons.most_common()),
         "caught": {k: {"n": v[1], "caught": v[0], "rate": round(v[0] / v[1], 3) if v[1] else None} for k, v in caught.items()},
         "caught_all": round(sum(v[0] for v in caught.values()) / max(1, sum(v[1] for v in caught.values())), 3),

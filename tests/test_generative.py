@@ -142,6 +142,70 @@ def test_choice_questions_go_to_the_model_in_generative_mode(games, recording_mo
     assert a.sentences[0].support == "supported" and a.text.startswith("The Philadelphia Eagles")
 
 
+COURT = [
+    {"id": "plea", "title": "Crypto founder pleads", "source": "Court Wire", "published_at": "2023-10-02",
+     "text": "SBF, as he is known, has pleaded not guilty to seven charges of fraud. "
+             "The Federal Reserve held interest rates steady on Wednesday."},
+    {"id": "trial", "title": "Trial opens", "source": "Daily Ledger", "published_at": "2023-10-04",
+     "text": "The trial of Sam Bankman-Fried opened on Tuesday in Manhattan. "
+             "Caroline Ellison is expected to testify for the prosecution."},
+]
+
+
+@pytest.fixture(scope="module")
+def court(tmp_path_factory, embedder) -> Iterator[NewsQA]:
+    d = tmp_path_factory.mktemp("court")
+    f = d / "articles.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in COURT), encoding="utf-8")
+    qa = NewsQA(d / "data", embedder=embedder)
+    assert qa.ingest(f).added == 2
+    yield qa
+    qa.store.close()
+
+
+def _check(qa: NewsQA, question: str, claim: str, cited: list[int]):
+    evidence = qa.scorer.score(question, qa.scorer.sentences(qa.retriever.retrieve(question, 6)))
+    order = {e.passage.article_id: e.rank + 1 for e in evidence}
+    return check_sentence(claim, [order[a] for a in cited], evidence, qa.scorer, Tuning(), question)
+
+
+@pytest.mark.parametrize(
+    "claim,cited,kept",
+    [
+        # A name the source shortens: its initials, a short form, or the full name another passage writes.
+        ("Sam Bankman-Fried has pleaded not guilty to seven charges of fraud.", ["plea"], True),
+        ("Sam Bankman-Frank has pleaded not guilty to seven charges of fraud.", ["plea"], False),
+        ("The Fed held interest rates steady on Wednesday.", ["plea"], True),
+        ("The Feb held interest rates steady on Wednesday.", ["plea"], False),
+        ("The trial of Bankman-Fried opened on Tuesday in Manhattan.", ["trial"], True),
+        # Two of the source's names made into one it never writes: a swap.
+        ("Caroline Bankman is expected to testify for the prosecution.", ["trial"], "writes otherwise: caroline bankman"),
+        ("The trial of Sam Ellison opened on Tuesday in Manhattan.", ["trial"], "writes otherwise: sam ellison"),
+    ],
+)
+def test_a_name_written_in_another_form_is_the_same_name(court, claim, cited, kept):
+    verdict = _check(court, "What has the crypto founder pleaded, and when did his trial open?", claim, cited)
+    assert verdict.supported is (kept is True), verdict
+    assert isinstance(kept, bool) or kept in verdict.reason, verdict
+
+
+@pytest.mark.parametrize(
+    "claim,cited,kept,reason",
+    [
+        # What an article leaves out is checked as an absence; the rest of the sentence as any claim.
+        ("No, the Court Wire article does not name the judge; it says SBF has pleaded not guilty to seven charges of fraud.",
+         ["plea"], True, ""),
+        ("The Daily Ledger passage says the trial opened on Tuesday, but it does not mention a verdict.", ["trial"], True, ""),
+        ("The Daily Ledger article does not mention Caroline Ellison.", ["trial"], False, "does state what it says is not there"),
+        ("No, the Court Wire article does not name the judge; it says SBF has pleaded guilty to nine charges.",
+         ["plea"], False, "numbers differ"),
+    ],
+)
+def test_a_claim_about_what_an_article_leaves_out_is_checked_as_an_absence(court, claim, cited, kept, reason):
+    verdict = _check(court, "Does the Court Wire article name the judge in the crypto founder's trial?", claim, cited)
+    assert verdict.supported is kept and reason in verdict.reason, verdict
+
+
 # --- a real OpenAI-compatible server on 127.0.0.1 ---------------------------------------------
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ingest.chunking import split_sentences
-from ingest.terms import MONTHS, fold, numbers, terms, words
+from ingest.terms import MONTHS, STOPWORDS, fold, numbers, terms, words
 from ingest.variants import covered_terms
 
 from ..models import AnswerSentence, Citation
@@ -206,11 +206,13 @@ def _read(sentences: list[Evidence]) -> _Source:
     context = own | _canon(set(terms(meta))) | _initials(meta)
     context |= covered_terms(list(context), context)
     outlets = _canon(set(terms(heads))) | _initials(heads)
-    return _Source(_Known(own), _Known(context), _numbers_of(f"{text} {meta}"), quantities(text), hedges(text),
+    # Reported speech shifts "can" to "could": a source's "can" backs a claim's "could".
+    can = {"may"} if re.search(r"\bcan\b", text, re.I) else set()
+    return _Source(_Known(own), _Known(context), _numbers_of(f"{text} {meta}"), quantities(text), hedges(text) | can,
                    _says_no(text), outlets)
 
 
-def _names(text: str) -> set[str]:
+def _names(text: str, quoted: bool = True) -> set[str]:
     """The names a sentence states, as index terms: capitalised words past a sentence's start,
     acronyms ("U.S." -> "us") and the words of double-quoted phrases (quoted words are verbatim).
     Numbers are read apart."""
@@ -223,8 +225,8 @@ def _names(text: str) -> set[str]:
         if not before or before.endswith((".", "!", "?")):
             continue  # a sentence's first word is capitalised anyway
         found.update(t for t in terms(tok) if len(t) > 1)
-    for quoted in re.findall(r"[\"“]([^\"“”]{3,}?)[\"”]", text):
-        found.update(t for t in terms(quoted) if not t.isdigit())
+    for phrase in re.findall(r"[\"“]([^\"“”]{3,}?)[\"”]", text) if quoted else []:
+        found.update(t for t in terms(phrase) if not t.isdigit())
     return _canon(found) | acronyms(text)
 
 
@@ -251,6 +253,136 @@ def _negation_turned(claim_terms: set[str], sentences: list[Evidence]) -> bool:
     return False
 
 
+# A sentence about what an article leaves out ("The Sporting News passage does not name the
+# Ravens", "but it does not say that Michael Cheika said it") claims an absence. Its "not" is
+# about the article, not the news, so it is checked as what it is: the cited passages must not
+# state what it names. The rest of the sentence is checked as any claim.
+_ABSENCE = re.compile(
+    r"(?P<subject>[^,;:]*?)\s*\b(?:does|do|did)(?:\s+not|n[’']t)\s+"
+    r"(?P<verb>say|state|name|mention|suggest|blame|attribute|identify|specify|give|report|claim|indicate|describe|"
+    r"discuss|include|contain|list|note|spell\s+out|explain|link|tie|address|cover|provide|show|reference|cite|"
+    r"confirm|quote|call|connect|detail|offer|make)\b(?P<object>[^;]*?)"
+    r"(?=\s*(?:;|,?\s+\b(?:but|though|although|while|whereas|and\s+(?:it|they|instead))\b|[.!?]*$))",
+    re.I,
+)
+_CLAUSE_OPENERS = re.compile(r"^(?:(?:but|though|although|while|whereas|and|so|instead)\s+)+", re.I)
+_PRONOUNS = frozenset({"it", "they", "neither", "none"})
+_ARTICLE_WORDS = _REPORTING | frozenset(terms("review reviews outlet"))
+_ARTICLE_NOUNS = frozenset(terms("article articles report reports passage passages source sources piece story stories "
+                                 "coverage review reviews"))
+
+
+def _about_articles(subject: str, before: str, pool: list[Evidence]) -> bool:
+    """Whether `subject` ("the New York Times passage", "Engadget") names an article, not the news;
+    "it" does when the sentence has named one `before` ("The passage says ..., but it does not")."""
+    outlets = _canon(set(terms(" ".join({e.passage.source or "" for e in pool}))))
+    subject = _CLAUSE_OPENERS.sub("", subject.strip(" ,"))
+    if fold(subject) in _PRONOUNS:
+        return bool(set(terms(before)) & (_ARTICLE_NOUNS | outlets))
+    found = set(terms(subject))
+    # "the New York Times passage": an article named by its outlet, cited or not.
+    named = set(terms(" ".join(re.findall(r"\b[A-Z][\w.&’'-]*", subject)))) if found & _ARTICLE_NOUNS else set()
+    return bool(found) and found <= (_ARTICLE_WORDS | outlets | named) and bool(found & (_ARTICLE_WORDS | outlets))
+
+
+def absence_claims(claim: str, pool: list[Evidence]) -> tuple[list[str], str]:
+    """The absences a sentence claims of its cited articles (what each says is not there), and the
+    rest of the sentence, which claims something of the news."""
+    absent, rest, last = [], [], 0
+    for m in _ABSENCE.finditer(claim):
+        if not _about_articles(m.group("subject"), claim[: m.start()], pool):
+            continue
+        absent.append(m.group("object"))
+        rest.append(claim[last : m.start()])
+        last = m.end()
+    if not absent:
+        return [], claim
+    rest.append(claim[last:])
+    text = " ".join(r.strip(" ,;") for r in rest if r.strip(" ,;."))
+    return absent, _CLAUSE_OPENERS.sub("", text.strip())
+
+
+def _absent_from(thing: str, pool: list[Evidence]) -> bool:
+    """Whether the passages of `pool` leave out `thing`: a name it gives is missing from them, or,
+    when it gives no name, most of its words are."""
+    passages = {e.passage.chunk_id: e.passage for e in pool}.values()
+    text = " ".join(f"{p.title or ''} {p.text}" for p in passages)
+    known = _Known(_canon(set(terms(text))) | _initials(text) | acronyms(text))
+    names = _names(thing) - _numbers_of(thing)
+    if names:
+        return bool(known.missing(names))
+    wanted = set(terms(thing)) - _REPORTING
+    return bool(wanted) and len(known.missing(wanted)) > len(wanted) / 2
+
+
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+
+
+def _same_entity(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> set[str]:
+    """Name terms of the claim that name what the cited sentences name in another form.
+
+    Sources shorten names and the model writes them out: when a retrieved sentence writes the full
+    name ("Sam Bankman-Fried"), the cited sentences may give its initials ("SBF") or a part of it
+    ("Bankman-Fried"). And "the Fed" is "the Federal Reserve", "Peru" is in "Peruvian": a short
+    form opening a name the cited sentences give. A name no retrieved sentence writes out is not
+    vouched for ("Sam Bankman-Frank" is not "SBF").
+    """
+    text = " ".join(e.text for e in pool)
+    pool_terms = set(terms(text)) | {fold(w) for w in re.findall(r"\b[A-Z]{2,}\b", text)}
+    pool_names = _names(text) | set(terms(" ".join({e.passage.title or "" for e in pool})))
+    elsewhere = " ".join(e.text for e in evidence)
+    found: set[str] = set()
+    for m in _NAME_RUN.finditer(claim):
+        run = m.group()
+        parts = [w for w in re.split(r"[\s-]+", run) if w[:1].isupper()]
+        # Only the parts the cited sentences lack are vouched for: the rest they state themselves,
+        # and the checks of names in place of others still see them.
+        if len(parts) < 2 or run not in elsewhere:
+            continue
+        initials = "".join(w[0] for w in parts).lower()
+        if initials in pool_terms or any(len(t) >= 4 and t in pool_terms for t in terms(run)):
+            found |= set(terms(run)) - pool_terms
+    for t in _names(claim):
+        if 3 <= len(t) <= 4 and any(n.startswith(t) and n != t for n in pool_names):
+            found.add(t)
+    return found
+
+
+_NAME_PAIR = re.compile(r"([A-Z][\w’']*)(?=(-|\s+)([A-Z][\w’']*))")
+
+
+def _name_pairs(text: str) -> list[tuple[str, str]]:
+    """Adjacent words of the names a text writes: "Caroline Ellison" -> (caroline, ellison),
+    "Bankman-Fried's" -> (bankman, fried)."""
+    pairs = []
+    for m in _NAME_PAIR.finditer(text):
+        a, b = (fold(re.split(r"['’]", m.group(i))[0]) for i in (1, 3))
+        if a not in STOPWORDS and b not in STOPWORDS:
+            pairs.append((a, b))
+    return pairs
+
+
+def _names_rejoined(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> list[str]:
+    """Names of the claim made of two names the cited text writes with other partners: "Caroline
+    Alameda" where it writes "Caroline Ellison" and "Alameda Research", "Sam Bankman-Binance"
+    where it writes "Bankman-Fried". A name the sources write as the claim does, anywhere
+    retrieved, is theirs; a word the sources write alone ("President Donald Trump" for "President
+    Trump") is a fuller form, not a swap."""
+    source = " ".join([e.text for e in pool] + list({e.passage.title or "" for e in pool}))
+    anywhere = set(_name_pairs(" ".join(e.text for e in evidence))) | set(_name_pairs(source))
+    follows: dict[str, set[str]] = {}
+    precedes: dict[str, set[str]] = {}
+    for a, b in _name_pairs(source):
+        follows.setdefault(a, set()).add(b)
+        precedes.setdefault(b, set()).add(a)
+    known = {fold(w) for w in re.findall(r"[\w’']+", source)}
+    claim_pairs = _name_pairs(claim)
+    in_runs = {w for pair in claim_pairs for w in pair}
+    return [f"{a} {b}" for a, b in claim_pairs
+            if (a, b) not in anywhere and a in known and b in known
+            and (follows.get(a, set()) - in_runs or precedes.get(b, set()) - in_runs)]
+
+
 def check_sentence(
     sentence: str,
     cited: list[int],
@@ -272,16 +404,27 @@ def check_sentence(
     call is unsettled: `judge` decides it when given (failing closed), else it is refused.
     """
     claim = _YES_NO.sub("", sentence) or sentence  # "Yes, ..." answers a yes/no question: the rest is the claim
+    pool = [e for e in evidence if e.rank + 1 in cited] or evidence
+    if not pool:
+        return Check(sentence, False, None, 0.0, 0.0, "nothing retrieved")
+    absent, claim = absence_claims(claim, pool)
+    present = [a for a in absent if not _absent_from(a, pool)]
+    if present:
+        return Check(sentence, False, None, 0.0, 0.0, f"the source does state what it says is not there: {present[0].strip()}",
+                     pool[:1], settled=False)
     claim_terms = [_MONTH_ABBR.get(t, t) for t in terms(claim)]
     s_terms = set(claim_terms)
+    if absent and not s_terms - _REPORTING:
+        # Only an absence is claimed: it holds (above). The passage's closest sentence is cited,
+        # so the reader sees what it does say.
+        vectors = embedder.embed([sentence] + [e.text for e in pool])
+        primary = pool[int((vectors[1:] @ vectors[0]).argmax())]
+        return Check(sentence, True, primary, 1.0, 0.0, "", [primary])
     if not s_terms:
         return Check(sentence, False, None, 0.0, 0.0, "no content words")
     q_terms = _canon(set(terms(question)))
     if question and s_terms <= q_terms:
         return Check(sentence, False, None, 0.0, 0.0, "restates the question without answering it")
-    pool = [e for e in evidence if e.rank + 1 in cited] or evidence
-    if not pool:
-        return Check(sentence, False, None, 0.0, 0.0, "nothing retrieved")
     vectors = embedder.embed([claim] + [e.text for e in pool])
     sims = {id(e): float(s) for e, s in zip(pool, vectors[1:] @ vectors[0])}
     # Each pool sentence's terms, read once: every candidate support set draws on them.
@@ -289,12 +432,17 @@ def check_sentence(
     facts_of = {id(e): _canon(raw_terms[id(e)]) | _numbers_of(e.text) for e in pool}
     s_numbers, s_quantities = _numbers_of(claim), quantities(claim)
     s_names = _names(claim) - s_numbers
+    same_entity = _same_entity(claim, pool, evidence)
+    s_names -= same_entity
+    s_proper = _names(claim, quoted=False)
     s_hedges = hedges(claim)
     asked_names = key_term_set(asked_sentence(question)) if question else set()
     # Words of the claim that restate the question need no source ("The individual is ..."); its
     # names and numbers always do.
-    free = (q_terms | _REPORTING) - s_names
+    free = (q_terms | _REPORTING | same_entity) - s_names
     wanted = s_terms - free or s_terms
+
+    rejoined = _names_rejoined(claim, pool, evidence)
 
     def verdict(support: list[Evidence]) -> Check:
         primary = support[0]
@@ -308,7 +456,9 @@ def check_sentence(
         sim = max(sims[id(e)] for e in support)
         numbers_ok = s_numbers <= src.numbers and s_quantities <= src.quantities
         unknown_names = src.context.missing(s_names)
-        from_title = src.own.missing(s_names) - unknown_names
+        # A quoted phrase from the title ("calling it \"just better\"") quotes the article; it puts no
+        # name in place of another.
+        from_title = src.own.missing(s_names & s_proper) - unknown_names
         from_title -= src.outlets  # an outlet or a date from the passage's head is named, not put in place of anything
         left_out = {t for t in _names(primary.text) - prim.numbers if t not in _Known(s_terms)}
         names_ok = not unknown_names and not (from_title and left_out)
@@ -329,6 +479,11 @@ def check_sentence(
         if not names_ok:
             reason = f"names in place of the source's: {', '.join(sorted(from_title))} for {', '.join(sorted(left_out))}"
             return Check(sentence, False, primary, precision, sim, reason, support)
+        if rejoined:
+            # Two names of the source made into one the source never writes: a swap, most often;
+            # a judge can tell a fuller form of a name from one.
+            reason = f"a name the source writes otherwise: {', '.join(rejoined)}"
+            return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
         # A name that only another sentence supplies, while the claim leaves out one the backing
         # sentence states, may be a swap ("Cuomo and New York City" for "Cuomo and Curtis Sliwa"):
         # a judge can tell.
