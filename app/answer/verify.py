@@ -261,7 +261,7 @@ _ABSENCE = re.compile(
     r"(?P<subject>[^,;:]*?)\s*\b(?:does|do|did)(?:\s+not|n[’']t)\s+"
     r"(?P<verb>say|state|name|mention|suggest|blame|attribute|identify|specify|give|report|claim|indicate|describe|"
     r"discuss|include|contain|list|note|spell\s+out|explain|link|tie|address|cover|provide|show|reference|cite|"
-    r"confirm|quote|call|connect|detail|offer|make)\b(?P<object>[^;]*?)"
+    r"confirm|quote|call|connect|detail|offer|make)\b(?P<object>[^;,]*?)"
     r"(?=\s*(?:;|,?\s+\b(?:but|though|although|while|whereas|and\s+(?:it|they|instead))\b|[.!?]*$))",
     re.I,
 )
@@ -303,14 +303,17 @@ def absence_claims(claim: str, pool: list[Evidence]) -> tuple[list[str], str]:
 
 
 def _absent_from(thing: str, pool: list[Evidence]) -> bool:
-    """Whether the passages of `pool` leave out `thing`: a name it gives is missing from them, or,
-    when it gives no name, most of its words are."""
+    """Whether the passages of `pool` leave out `thing`: most of the names it gives are missing
+    from them (in any form: "the Fed" is there when "the Federal Reserve" is), or, when it gives
+    no name, most of its words are."""
     passages = {e.passage.chunk_id: e.passage for e in pool}.values()
     text = " ".join(f"{p.title or ''} {p.text}" for p in passages)
-    known = _Known(_canon(set(terms(text))) | _initials(text) | acronyms(text))
+    found = _canon(set(terms(text))) | _initials(text) | acronyms(text)
+    known = _Known(found)
     names = _names(thing) - _numbers_of(thing)
+    missing = {t for t in known.missing(names) if not (len(t) >= 3 and any(f.startswith(t) for f in found))}
     if names:
-        return bool(known.missing(names))
+        return len(missing) > len(names) / 2
     wanted = set(terms(thing)) - _REPORTING
     return bool(wanted) and len(known.missing(wanted)) > len(wanted) / 2
 
