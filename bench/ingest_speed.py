@@ -23,13 +23,13 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "eval" / "realtimeqa_news" / "corpus.j
 
 def encoder_vs_ingest(corpus: Path) -> dict:
     from app import NewsQA
+    from app.core import build_embedder
     from ingest.chunking import chunk_article
-    from ingest.embedder import Embedder
     from ingest.loaders import load
     from ingest.models import Article
     from ingest.pipeline import embedding_text
 
-    embedder = Embedder()
+    embedder = build_embedder()
     embedder.embed(["warm up"])
     texts = []
     for a in load([corpus]):

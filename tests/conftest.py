@@ -18,19 +18,36 @@ SEED_FILE = SEEDS / "000_b5f749c51e8e6818.txt"
 SHARED = ROOT.parent / "shared"
 
 
+@pytest.fixture(scope="session")
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The int8 encoder's cache for the whole run: a fresh folder, so every run exports from the
+    bundled weights once (as a new install does), and no test touches the user's cache."""
+    return tmp_path_factory.mktemp("encoder-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, encoder_cache: Path) -> None:
     """One switch moves all state: no test touches the user's data directory."""
     monkeypatch.setenv("NEWSQA_DATA_DIR", str(tmp_path_factory.mktemp("state")))
-    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH", "NEWSQA_API_KEY"):
+    monkeypatch.setenv("NEWSQA_CACHE_DIR", str(encoder_cache))
+    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH", "NEWSQA_API_KEY", "NEWSQA_ENCODER"):
         monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(encoder_cache: Path):
+    """The default encoder (NEWSQA_ENCODER=auto: int8 on a CPU with fast int8 kernels), as users get it."""
     from ingest.embedder import Embedder
 
-    return Embedder()
+    return Embedder("auto", cache_dir=encoder_cache).load()
+
+
+@pytest.fixture(scope="session")
+def fp32_embedder():
+    """The torch fp32 encoder, the fallback."""
+    from ingest.embedder import Embedder
+
+    return Embedder("fp32").load()
 
 
 @pytest.fixture(scope="session")

@@ -92,11 +92,11 @@ def open_store(embedder, where):
 # chunks and of article records (the commit marker), so the parent can kill it at a chosen write.
 INGEST_CHILD = r"""
 import sys
-from ingest.embedder import Embedder
+from app.core import build_embedder
 from ingest.pipeline import ingest_paths
 from ingest.store import Store
 """ + _OPEN_STORE + r"""
-store = open_store(Embedder(), sys.argv[1])
+store = open_store(build_embedder(), sys.argv[1])
 for name in ("chunks", "articles"):
     col = getattr(store, name)
     def announced(*args, _write=col.add, _name=name, **kwargs):
