@@ -16,7 +16,6 @@ from typing import Any
 from ingest.embedder import Embedder
 from ingest.keyword import KeywordIndex
 from ingest.models import IngestReport
-from ingest.pipeline import ingest_paths
 from ingest.store import Store
 from ingest.variants import VariantSource, variant_files
 
@@ -65,7 +64,10 @@ class NewsQA:
                     setattr(settings, k, v)
             settings.check()
         self.settings = settings
-        self.embedder = embedder or build_embedder(settings)
+        if embedder is None:
+            embedder = build_embedder(settings)
+            embedder.prefetch()  # the encoder loads while Chroma opens
+        self.embedder = embedder
         self.store = store or Store(self.embedder, path=settings.data_dir, url=settings.chroma_url)
         if retriever is None:
             variants = VariantSource(variant_files(settings.data_dir, settings.variants))
@@ -92,6 +94,8 @@ class NewsQA:
 
         `columns` maps article fields to CSV columns / JSON keys, e.g. {"text": "body"}.
         """
+        from ingest.pipeline import ingest_paths  # the loaders and feed readers: not needed to ask
+
         with self._ingest_lock:
             return ingest_paths(paths, self.store, progress=progress, on_progress=on_progress, columns=columns)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,13 +50,16 @@ def peer_ingest(corpus: str, folder: str) -> int:
     return store._collection.count()
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of one process; the CPU time is what the machine's load does not inflate."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
-    return wall, r.stdout
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, r.stdout
 
 
 def main() -> None:
@@ -89,29 +93,31 @@ def main() -> None:
             for system in order:
                 folder = Path(tmp) / f"{system}-{r}"
                 if system == "newsqa":
-                    wall, out = timed([sys.executable, "-m", "app.cli", "ingest", str(subset), "--json"],
+                    wall, cpu, out = timed([sys.executable, "-m", "app.cli", "ingest", str(subset), "--json"],
                                       {**env, "NEWSQA_DATA_DIR": str(folder)})
                     chunks = json.loads(out.strip().splitlines()[-1])["chunks"]
                 else:
-                    wall, out = timed([sys.executable, __file__, "--peer", str(subset), str(folder)], env)
+                    wall, cpu, out = timed([sys.executable, __file__, "--peer", str(subset), str(folder)], env)
                     chunks = json.loads(out.strip().splitlines()[-1])["chunks"]
-                runs[system].append({"wall_s": round(wall, 1), "chunks": chunks, "load_avg": round(os.getloadavg()[0], 1)})
+                runs[system].append({"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "chunks": chunks, "load_avg": round(os.getloadavg()[0], 1)})
                 print(f"round {r + 1}: {system} {wall:.1f} s, {chunks} chunks", file=sys.stderr, flush=True)
     med = {s: statistics.median(x["wall_s"] for x in v) for s, v in runs.items()}
+    cpu = {s: statistics.median(x["cpu_s"] for x in v) for s, v in runs.items()}
     ratios = [a["wall_s"] / b["wall_s"] for a, b in zip(runs["newsqa"], runs["langchain-tutorial"])]
     result = {
         "meta": {"articles": args.articles, "corpus": args.corpus.name, "rounds": args.rounds, "encoder": embedder.encoder,
                  "machine": f"{os.cpu_count()} cores", "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
                  "command": " ".join(["python", *sys.argv])},
-        "runs": runs, "median_wall_s": med, "ratio_of_medians": round(med["newsqa"] / med["langchain-tutorial"], 3),
+        "runs": runs, "median_wall_s": med, "median_cpu_s": cpu, "cpu_ratio": round(cpu["newsqa"] / cpu["langchain-tutorial"], 3), "ratio_of_medians": round(med["newsqa"] / med["langchain-tutorial"], 3),
         "ratio_per_round": [round(x, 3) for x in ratios],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print("| system | wall s per round | median s | chunks |\n|---|---|---|---|")
+    print("| system | wall s per round | median wall s | median CPU s | chunks |\n|---|---|---|---|---|")
     for s, v in runs.items():
-        print(f"| {s} | {' / '.join(str(x['wall_s']) for x in v)} | {med[s]:.1f} | {v[0]['chunks']} |")
-    print(f"\nnewsqa / peer: {result['ratio_of_medians']} (per round: {result['ratio_per_round']}); encoder {embedder.encoder}")
+        print(f"| {s} | {' / '.join(str(x['wall_s']) for x in v)} | {med[s]:.1f} | {cpu[s]:.1f} | {v[0]['chunks']} |")
+    print(f"\nnewsqa / peer wall: {result['ratio_of_medians']} (per round: {result['ratio_per_round']}); "
+          f"CPU: {result['cpu_ratio']}; encoder {embedder.encoder}")
 
 
 if __name__ == "__main__":

@@ -198,6 +198,24 @@ class Embedder:
         folder = ensure_export(path, fmt, self.cache_dir)
         return _OnnxEncoder(folder, path, self.dim)
 
+    def prefetch(self) -> None:
+        """Load a cached int8 encoder in a background thread (its session builds outside the GIL while
+        the caller opens the index); anything else loads on first use as before."""
+        if self._backend is not None or not self.encoder.startswith("int8-"):
+            return
+        path = self.model_path or bundled_model_path()
+        cache = self.cache_dir if self.cache_dir is not None else default_cache_dir()
+        if not _is_complete(export_folder(cache, path, self.encoder.split("-", 1)[1])):
+            return  # an export takes half a minute: only when it is needed
+
+        def load() -> None:
+            try:
+                self.load()
+            except Exception:  # the first embed loads it again and reports the error
+                pass
+
+        threading.Thread(target=load, name="newsqa-encoder-load", daemon=True).start()
+
     def load(self) -> Embedder:
         """Load the encoder now (it is otherwise loaded by the first `embed`)."""
         _ = self.backend
