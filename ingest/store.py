@@ -486,12 +486,10 @@ class Store:
 
     def similar_articles(self, centroid: np.ndarray, k: int) -> list[tuple[str, float, dict[str, Any], str]]:
         """Articles whose chunk centroid is nearest `centroid`: (id, cosine similarity, metadata, text)."""
-        total = self.articles.count()
-        if total == 0:
-            return []
+        # No count first (a call per ingested article): Chroma returns fewer than k when it holds fewer.
         res = self.articles.query(
             query_embeddings=[np.asarray(centroid, dtype=np.float32)],
-            n_results=min(k, total),
+            n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         return [
