@@ -285,6 +285,8 @@ class _OnnxEncoder:
         self.tokenizer = Tokenizer.from_file(os.path.join(model_path, "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_SEQ_LENGTH)
+        if hasattr(ort, "disable_telemetry_events"):
+            ort.disable_telemetry_events()  # newsqa runs offline and records nothing about its use
         options = ort.SessionOptions()
         options.intra_op_num_threads = _threads()
         options.inter_op_num_threads = 1
