@@ -117,6 +117,25 @@ def watch(feeds: tuple[str, ...], interval: float, max_polls: int | None, once: 
 
 
 @main.command()
+@click.option("--encoder", type=click.Choice(["auto", "int8", "fp32", "int8-avx512_vnni", "int8-avx2", "int8-arm64"]),
+              help="The encoder to re-embed with (auto: the best for this CPU) [NEWSQA_ENCODER].")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@common
+def reindex(encoder: str | None, as_json: bool, data_dir: str | None, chroma_url: str | None) -> None:
+    """Encode every indexed chunk again with ENCODER (after changing NEWSQA_ENCODER, or to finish an interrupted re-embed)."""
+    from .core import reindex as reindex_index
+
+    with _friendly_errors():
+        done = reindex_index(Settings.load(data_dir=data_dir, chroma_url=chroma_url, encoder=encoder), progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(done))
+    elif done["chunks"] == 0:
+        click.echo(f"The index already uses the {done['to']} encoder: nothing to do.")
+    else:
+        click.echo(f"Re-embedded {done['chunks']} chunks: {done['from']} -> {done['to']}.")
+
+
+@main.command()
 @common
 def stats(data_dir: str | None, chroma_url: str | None) -> None:
     """Show what is indexed: articles, chunks, dates, outlets."""

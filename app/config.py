@@ -44,6 +44,8 @@ class Settings:
     auth: str | None = None  # NEWSQA_AUTH: user:password for the chat page
     seeds: Path | None = None  # NEWSQA_SEEDS: articles `newsqa serve` ingests into an empty index
     api_key: str | None = None  # NEWSQA_API_KEY: Bearer key the OpenAI-compatible API (/v1) requires
+    encoder: str = "auto"  # NEWSQA_ENCODER: auto | int8 | fp32 | int8-<format>: which encoder of the bundled MiniLM embeds
+    cache_dir: Path | None = None  # NEWSQA_CACHE_DIR: where the int8 export is kept (default ~/.cache/newsqa)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -67,6 +69,11 @@ class Settings:
     def check(self) -> None:
         if self.mode not in _MODES:
             raise SettingsError(f"mode must be 'extractive' or 'generative', not {self.mode!r} (NEWSQA_MODE / --mode)")
+        from ingest.embedder import ENCODERS
+
+        self.encoder = self.encoder.strip().lower()
+        if self.encoder not in ENCODERS:
+            raise SettingsError(f"NEWSQA_ENCODER must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
         if self.max_upload_mb <= 0:
             raise SettingsError(f"NEWSQA_MAX_UPLOAD_MB must be positive, not {self.max_upload_mb!r}")
 
@@ -83,7 +90,7 @@ def _parse(name: str, value: Any) -> Any:
             return int(value)
         if name in {"llm_timeout", "max_upload_mb"}:
             return float(value)
-        if name in {"data_dir", "seeds", "variants"}:
+        if name in {"data_dir", "seeds", "variants", "cache_dir"}:
             return Path(value).expanduser()
         if name == "choices" and isinstance(value, str):
             if value.strip().lower() not in _TRUE | _FALSE:

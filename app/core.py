@@ -16,7 +16,6 @@ from typing import Any
 from ingest.embedder import Embedder
 from ingest.keyword import KeywordIndex
 from ingest.models import IngestReport
-from ingest.pipeline import ingest_paths
 from ingest.store import Store
 from ingest.variants import VariantSource, variant_files
 
@@ -65,7 +64,10 @@ class NewsQA:
                     setattr(settings, k, v)
             settings.check()
         self.settings = settings
-        self.embedder = embedder or Embedder()
+        if embedder is None:
+            embedder = build_embedder(settings)
+            embedder.prefetch()  # the encoder loads while Chroma opens
+        self.embedder = embedder
         self.store = store or Store(self.embedder, path=settings.data_dir, url=settings.chroma_url)
         if retriever is None:
             variants = VariantSource(variant_files(settings.data_dir, settings.variants))
@@ -92,12 +94,14 @@ class NewsQA:
 
         `columns` maps article fields to CSV columns / JSON keys, e.g. {"text": "body"}.
         """
+        from ingest.pipeline import ingest_paths  # the loaders and feed readers: not needed to ask
+
         with self._ingest_lock:
             return ingest_paths(paths, self.store, progress=progress, on_progress=on_progress, columns=columns)
 
     def stats(self) -> dict[str, Any]:
-        """Index facts: articles, chunks, date range, outlets."""
-        return index_stats(self.store)
+        """Index facts: articles, chunks, date range, outlets, and the encoder of the vectors."""
+        return {**index_stats(self.store), "encoder": self.store.encoder}
 
     # --- asking -------------------------------------------------------------------------------
 
@@ -210,6 +214,36 @@ class NewsQA:
 
         return NewsQARetriever(qa=self, k=self.settings.top_k if k is None else k, date_from=date_from, date_to=date_to,
                                sources=sources, today=today)
+
+
+def build_embedder(settings: Settings | None = None, **overrides: Any) -> Embedder:
+    """The embedder the settings ask for (NEWSQA_ENCODER, NEWSQA_CACHE_DIR); its model loads on first use."""
+    settings = settings or Settings.load(**overrides)
+    return Embedder(settings.encoder, cache_dir=settings.cache_dir)
+
+
+def reindex(settings: Settings | None = None, *, progress: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Re-embed every chunk of the index with the encoder the settings ask for (`newsqa reindex`).
+
+    "auto" means the best encoder for this CPU here, not the index's own. Returns what was done:
+    {"from", "to", "chunks"} (chunks 0 when the index already used that encoder).
+    """
+    from ingest.embedder import resolve_encoder
+    from ingest.pipeline import reembed
+
+    settings = settings or Settings.load(**overrides)
+    target = resolve_encoder(settings.encoder)
+    embedder = Embedder(target, cache_dir=settings.cache_dir)
+    store = Store(embedder, path=settings.data_dir, url=settings.chroma_url, check_encoder=False)
+    try:
+        before = store.encoder
+        if before == target:
+            return {"from": before, "to": target, "chunks": 0}
+        embedder.load()  # export the int8 encoder (if needed) before the index is marked
+        n = reembed(store, progress=progress)
+        return {"from": before, "to": target, "chunks": n}
+    finally:
+        store.close()
 
 
 def default_seeds() -> Path | None:

@@ -269,11 +269,11 @@ def main() -> None:
     ap.add_argument("--no-generative", action="store_true", help="skip the SmolLM2 answers (slow on a busy machine)")
     ap.add_argument("--write", action="store_true", help="update the Reliability section of BENCHMARKS.md")
     args = ap.parse_args()
-    from ingest.embedder import Embedder
+    from app.core import build_embedder
 
     start = time.perf_counter()
     version = code_version()  # the code this process imports now, before anyone else's next commit
-    embedder = Embedder()
+    embedder = build_embedder()
     bad = bad_inputs(embedder)
     print("bad inputs:", bad, flush=True)
     inj = injections(embedder, generative=not args.no_generative)

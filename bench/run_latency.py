@@ -98,10 +98,10 @@ def main() -> None:
                     help="Pad a copy of the realtimeqa index instead of ingesting all four corpora.")
     args = ap.parse_args()
     from app import NewsQA
+    from app.core import build_embedder
     from app.evaluation import load_questions
-    from ingest.embedder import Embedder
 
-    embedder = Embedder()
+    embedder = build_embedder()
     cache = Path(args.cache)
     questions = load_questions(EVAL / "realtimeqa_news" / "questions_dev.jsonl")
     results = {}

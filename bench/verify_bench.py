@@ -162,9 +162,9 @@ def moved_citation(cited: list[int], sentence: str, passages: list[Passage], emb
 
 
 def run(answers: Path, grades: dict[str, str], dropped_out: Path | None, judge=None) -> dict:
-    from ingest.embedder import Embedder
+    from app.core import build_embedder
 
-    embedder = Embedder()
+    embedder = build_embedder()
     tuning = Tuning()
     scorer = EvidenceScorer(embedder, None, tuning)
     kept = dropped = refusals = kept_unsupported = 0

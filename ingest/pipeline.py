@@ -33,7 +33,11 @@ ProgressCallback = Callable[[int, int | None], None]
 
 def embedding_text(article: Article, chunk: Chunk) -> str:
     """What is embedded for a chunk: the title gives short chunks their topic."""
-    return f"{article.title}\n{chunk.text}" if article.title else chunk.text
+    return _embedding_text(article.title, chunk.text)
+
+
+def _embedding_text(title: str | None, text: str) -> str:
+    return f"{title}\n{text}" if title else text
 
 
 def _count_items(files: list[Path]) -> int:
@@ -269,4 +273,43 @@ def _classify(article: Article, store: Store, seen: dict[str, str]) -> str | tup
     return "added"
 
 
-__all__ = ["embedding_text", "ingest_items", "ingest_paths"]
+def reembed(store: Store, batch: int = 512, progress: bool = False) -> int:
+    """Encode every chunk again with `store.embedder` and rewrite the vectors; returns the chunks re-embedded.
+
+    The store is marked as being re-embedded first, so an interruption leaves an index that is
+    refused with the command that finishes it (this one, run again), never one of mixed vectors
+    taken for sound. Texts, metadata and the keyword index stay as they are.
+    """
+    target = getattr(store.embedder, "encoder", "fp32")
+    store.remove_orphans()
+    ids = store.chunk_ids()
+    store.begin_reembed(target)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(ids), unit="chunk", desc=f"re-embed ({target})", file=sys.stderr, dynamic_ncols=True)
+    sums: dict[str, np.ndarray] = {}
+    try:
+        for i in range(0, len(ids), batch):
+            got = store.chunks.get(ids=ids[i : i + batch], include=["documents", "metadatas"])
+            vectors = store.embedder.embed([_embedding_text(m.get("title"), d) for d, m in zip(got["documents"], got["metadatas"])])
+            store.set_vectors("chunks", list(got["ids"]), vectors)
+            for meta, v in zip(got["metadatas"], vectors):
+                aid = meta["article_id"]
+                sums[aid] = sums[aid] + v if aid in sums else v.copy()
+            if bar is not None:
+                bar.update(len(got["ids"]))
+    finally:
+        if bar is not None:
+            bar.close()
+    # An article's vector is the normalised mean of its chunks' (as put_articles writes it).
+    aids = [a for a in store.all_articles() if a in sums]
+    centroids = np.asarray([sums[a] / (np.linalg.norm(sums[a]) or 1.0) for a in aids], dtype=np.float32)
+    if aids:
+        store.set_vectors("articles", aids, centroids)
+    store.finish_reembed(target)
+    return len(ids)
+
+
+__all__ = ["embedding_text", "ingest_items", "ingest_paths", "reembed"]

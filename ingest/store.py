@@ -29,6 +29,12 @@ CHUNKS = "newsqa_chunks"
 ARTICLES = "newsqa_articles"
 STATE = "newsqa_state"
 SCHEMA_VERSION = 1
+# Which encoder made the vectors is in every collection's metadata (the embedder's `encoder`, e.g.
+# "int8-avx512_vnni"). Indexes from before it was recorded were all made by the fp32 encoder.
+ENCODER_KEY = "encoder"
+LEGACY_ENCODER = "fp32"
+# The record while `newsqa reindex` rewrites the vectors: the index is refused until it finishes.
+REEMBEDDING = "reembedding-to:"
 
 
 class StoreError(NewsQAError, RuntimeError):
@@ -84,6 +90,11 @@ def _embedding_function(embedder: Any):
             return ["cosine"]
 
     return NewsqaEmbeddingFunction(embedder)
+
+
+def encoder_of(embedder: Any) -> str:
+    """The encoder an embedder's vectors come from; one without an `encoder` is a plain fp32 model."""
+    return str(getattr(embedder, "encoder", LEGACY_ENCODER))
 
 
 def day_number(date: str | None) -> int | None:
@@ -225,7 +236,14 @@ class Store:
         path: str | os.PathLike | None = None,
         url: str | None = None,
         client: Any = None,
+        check_encoder: bool = True,
     ) -> None:
+        """Open (or create) the index.
+
+        `check_encoder=False` opens an index whose vectors another encoder made (or whose re-embed
+        was interrupted), for `ingest.pipeline.reembed`; otherwise such an index is refused, or,
+        for an embedder asked for "auto", the embedder takes the index's encoder.
+        """
         import chromadb
         from chromadb.config import Settings
 
@@ -270,11 +288,13 @@ class Store:
                     f"another version: move it aside and rebuild it with `newsqa ingest PATH...`."
                 ) from e
         self._ef = _embedding_function(embedder)
+        self._url = url
         wanted = {"model": embedder.name, "dim": int(embedder.dim), "schema": SCHEMA_VERSION}
         try:
             self.chunks = self._collection(CHUNKS, wanted)
             self.articles = self._collection(ARTICLES, wanted)
             self.state = self._collection(STATE, wanted)
+            self.encoder = self._settle_encoder(check_encoder)
         except StoreError:
             self.close()
             raise
@@ -293,7 +313,7 @@ class Store:
         try:
             col = self.client.get_or_create_collection(
                 name,
-                metadata={"hnsw:space": "cosine", **wanted},
+                metadata={"hnsw:space": "cosine", **wanted, ENCODER_KEY: encoder_of(self.embedder)},
                 embedding_function=self._ef,
             )
         except Exception as e:
@@ -311,6 +331,81 @@ class Store:
                 "folder (or move the old one aside) and run `newsqa ingest PATH...`."
             )
         return col
+
+    def _settle_encoder(self, check: bool) -> str:
+        """The encoder the index's vectors were made with; refuse (or, for "auto", follow) another one."""
+        recorded = [(c.metadata or {}).get(ENCODER_KEY) for c in (self.chunks, self.articles, self.state)]
+        have = next((r for r in recorded if r and r.startswith(REEMBEDDING)), None) or recorded[0] or recorded[1]
+        if have is None:
+            # Not recorded: an index from before encoders were recorded (all fp32), or a new one (ours).
+            # (The state collection holds no encoder's vectors, so its record alone does not count.)
+            empty = self.chunks.count() == 0 and self.articles.count() == 0
+            have = encoder_of(self.embedder) if empty else LEGACY_ENCODER
+        if not check:
+            return have
+        ours = encoder_of(self.embedder)
+        if have.startswith(REEMBEDDING):
+            target = have[len(REEMBEDDING):]
+            raise StoreError(
+                f"A re-embed of the index{self._where()} with the {target} encoder was interrupted, so its vectors are "
+                f"mixed. Finish it: `{self.reindex_command(target)}`."
+            )
+        if have != ours:
+            adopt = getattr(self.embedder, "adopt", None)
+            if adopt is None or not adopt(have):
+                asked = getattr(self.embedder, "requested", ours)
+                raise StoreError(
+                    f"The index{self._where()} holds vectors of the {have} encoder, but this newsqa is set to the {ours} "
+                    f"encoder (NEWSQA_ENCODER={asked}); their vectors must not be mixed. Re-embed the index: "
+                    f"`{self.reindex_command(asked)}` (every chunk is encoded again; nothing else changes), or set "
+                    f"NEWSQA_ENCODER={have} (or auto) to use it as it is."
+                )
+        if hasattr(self.embedder, "pinned"):
+            self.embedder.pinned = True  # this index now relies on the embedder's encoder staying as it is
+        return have
+
+    def _where(self) -> str:
+        if self._root is not None:
+            return f" in {self._root}"
+        return f" on the Chroma server at {self._url}" if self._url else ""
+
+    def reindex_command(self, encoder: str) -> str:
+        """The command that re-embeds this index with `encoder`."""
+        cmd = ["newsqa", "reindex", "--encoder", encoder]
+        if self._root is not None:
+            cmd += ["--data-dir", str(self._root)]
+        elif self._url:
+            cmd += ["--chroma-url", self._url]
+        return " ".join(cmd)
+
+    def _record_encoder(self, value: str) -> None:
+        for col in (self.chunks, self.articles, self.state):
+            meta = {k: v for k, v in (col.metadata or {}).items() if not k.startswith("hnsw:")}  # the space cannot change
+            col.modify(metadata={**meta, ENCODER_KEY: value})
+
+    def begin_reembed(self, encoder: str) -> None:
+        """Mark the index as being re-embedded with `encoder`: refused by others until `finish_reembed`."""
+        with self._write_lock:
+            self._record_encoder(REEMBEDDING + encoder)
+            self.encoder = REEMBEDDING + encoder
+            self._touch()
+
+    def finish_reembed(self, encoder: str) -> None:
+        with self._write_lock:
+            self._record_encoder(encoder)
+            self.encoder = encoder
+            self._touch()
+
+    def set_vectors(self, kind: str, ids: list[str], vectors: np.ndarray) -> None:
+        """Replace the vectors of chunk (`kind="chunks"`) or article records, keeping their text and metadata."""
+        col = {"chunks": self.chunks, "articles": self.articles}[kind]
+        with self._write_lock:
+            step = max(1, min(self.client.get_max_batch_size(), 5000))
+            for i in range(0, len(ids), step):
+                col.update(ids=ids[i : i + step], embeddings=np.asarray(vectors[i : i + step], dtype=np.float32))
+
+    def chunk_ids(self) -> list[str]:
+        return list(self.chunks.get(include=[])["ids"])
 
     def _check_vectors(self) -> None:
         """Find a few stored vectors again by vector search.
@@ -338,14 +433,31 @@ class Store:
             self._lock_key = None
 
     def stamp(self) -> str:
-        """Changes on every write, in every process: readers compare it to know they are stale."""
+        """Changes on every write, in every process: readers compare it to know they are stale.
+
+        The stamp also carries the encoder of the last write: when another process has re-embedded
+        a shared index (a Chroma server) with another encoder, this process must not go on asking it
+        with its own vectors.
+        """
         got = self.state.get(ids=["stamp"], include=["metadatas"])
-        return got["metadatas"][0]["value"] if got["ids"] else ""
+        if not got["ids"]:
+            return ""
+        meta = got["metadatas"][0]
+        other = meta.get(ENCODER_KEY)
+        if other and other.startswith(REEMBEDDING) and other != self.encoder:
+            raise StoreError(f"The index{self._where()} is being re-embedded by another process (`newsqa reindex`); "
+                             "ask again once it has finished, then restart this process.")
+        if other and other != self.encoder:
+            raise StoreError(
+                f"The index{self._where()} was re-embedded with the {other} encoder by another process; this one uses "
+                f"{self.encoder}. Restart it (with NEWSQA_ENCODER=auto or {other}) to use the new vectors."
+            )
+        return meta["value"]
 
     def _touch(self) -> None:
         unit = np.zeros(int(self.embedder.dim), dtype=np.float32)
         unit[0] = 1.0
-        self.state.upsert(ids=["stamp"], embeddings=[unit], metadatas=[{"value": uuid.uuid4().hex}])
+        self.state.upsert(ids=["stamp"], embeddings=[unit], metadatas=[{"value": uuid.uuid4().hex, ENCODER_KEY: self.encoder}])
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -374,12 +486,10 @@ class Store:
 
     def similar_articles(self, centroid: np.ndarray, k: int) -> list[tuple[str, float, dict[str, Any], str]]:
         """Articles whose chunk centroid is nearest `centroid`: (id, cosine similarity, metadata, text)."""
-        total = self.articles.count()
-        if total == 0:
-            return []
+        # No count first (a call per ingested article): Chroma returns fewer than k when it holds fewer.
         res = self.articles.query(
             query_embeddings=[np.asarray(centroid, dtype=np.float32)],
-            n_results=min(k, total),
+            n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         return [

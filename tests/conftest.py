@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,21 +17,41 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = SEEDS / "000_b5f749c51e8e6818.txt"
 SHARED = ROOT.parent / "shared"
+# The encoder the suite's shared embedder uses: the default, or the one NEWSQA_ENCODER names when
+# the suite starts (`NEWSQA_ENCODER=fp32 python -m pytest` runs it all on the fp32 fallback).
+SUITE_ENCODER = os.environ.get("NEWSQA_ENCODER") or "auto"
+
+
+@pytest.fixture(scope="session")
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The int8 encoder's cache for the whole run: a fresh folder, so every run exports from the
+    bundled weights once (as a new install does), and no test touches the user's cache."""
+    return tmp_path_factory.mktemp("encoder-cache")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, encoder_cache: Path) -> None:
     """One switch moves all state: no test touches the user's data directory."""
     monkeypatch.setenv("NEWSQA_DATA_DIR", str(tmp_path_factory.mktemp("state")))
-    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH", "NEWSQA_API_KEY"):
+    monkeypatch.setenv("NEWSQA_CACHE_DIR", str(encoder_cache))
+    for var in ("NEWSQA_CHROMA_URL", "NEWSQA_LLM", "NEWSQA_MODE", "NEWSQA_AUTH", "NEWSQA_API_KEY", "NEWSQA_ENCODER"):
         monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(encoder_cache: Path):
+    """The default encoder (NEWSQA_ENCODER=auto: int8 on a CPU with fast int8 kernels), as users get it."""
     from ingest.embedder import Embedder
 
-    return Embedder()
+    return Embedder(SUITE_ENCODER, cache_dir=encoder_cache).load()
+
+
+@pytest.fixture(scope="session")
+def fp32_embedder():
+    """The torch fp32 encoder, the fallback."""
+    from ingest.embedder import Embedder
+
+    return Embedder("fp32").load()
 
 
 @pytest.fixture(scope="session")

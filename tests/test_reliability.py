@@ -84,19 +84,19 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 # The children below open the index their first argument names: a data folder (embedded Chroma)
 # or a Chroma server's URL, so the same checks run against `chroma run` (tests/test_servers.py).
 _OPEN_STORE = r"""
-def open_store(embedder, where):
-    return Store(embedder, url=where) if "://" in where else Store(embedder, path=where)
+def open_store(embedder, where, **kw):
+    return Store(embedder, url=where, **kw) if "://" in where else Store(embedder, path=where, **kw)
 """
 
 # The child ingests in small batches and prints a line before and after every Chroma write of
 # chunks and of article records (the commit marker), so the parent can kill it at a chosen write.
 INGEST_CHILD = r"""
 import sys
-from ingest.embedder import Embedder
+from app.core import build_embedder
 from ingest.pipeline import ingest_paths
 from ingest.store import Store
 """ + _OPEN_STORE + r"""
-store = open_store(Embedder(), sys.argv[1])
+store = open_store(build_embedder(), sys.argv[1])
 for name in ("chunks", "articles"):
     col = getattr(store, name)
     def announced(*args, _write=col.add, _name=name, **kwargs):
@@ -121,7 +121,8 @@ from ingest.store import Store
 class Named:
     name, dim = MODEL_NAME, 384
 
-store = open_store(Named(), sys.argv[1])
+# The audit embeds nothing (it reads the stored vectors), so it reads an index of any encoder as it is.
+store = open_store(Named(), sys.argv[1], check_encoder=False)
 articles = store.all_articles()
 keyword = KeywordIndex()
 keyword.sync(store)
