@@ -154,6 +154,7 @@ class KeywordIndex:
         self._article_chunks: dict[str, dict[str, int]] = {}  # article id -> {chunk id: chunk index}
         self._articles = _Postings()
         self._article_slot: dict[str, tuple[int, Counter]] = {}
+        self._article_order: dict[str, list[str]] = {}  # article id -> its chunk ids in text order
         self._article_slot_ids: list[str | None] = []
         self._dirty: set[str] = set()  # articles whose article-level counts are out of date
         self._article_terms: dict[str, set[str]] = {}
@@ -216,7 +217,7 @@ class KeywordIndex:
         for cid, entry in entries:
             self._slot[cid] = self._chunks.add(entry[0], cid)
             self._slot_ids.append(cid)
-        self._articles, self._article_slot, self._article_slot_ids = _Postings(), {}, []
+        self._articles, self._article_slot, self._article_slot_ids, self._article_order = _Postings(), {}, [], {}
         self._dirty = set(self._article_chunks)
 
     def _update_articles(self) -> None:
@@ -225,6 +226,7 @@ class KeywordIndex:
             return
         for aid in sorted(self._dirty, key=str):
             old = self._article_slot.pop(aid, None)
+            self._article_order.pop(aid, None)
             if old is not None:
                 self._articles.remove(*old)
                 self._article_slot_ids[old[0]] = None
@@ -232,7 +234,7 @@ class KeywordIndex:
             if not chunks:
                 continue
             total: Counter = Counter()
-            ordered = self._ordered(aid)
+            ordered = self._article_order[aid] = self._ordered(aid)
             for cid in ordered:
                 full, _, _, header = self._docs[cid]
                 total.update(full)
@@ -243,7 +245,7 @@ class KeywordIndex:
             self._article_slot_ids.append(aid)
         self._dirty.clear()
         if self._articles.dead > max(1024, self._articles.n_live):
-            self._articles, self._article_slot, self._article_slot_ids = _Postings(), {}, []
+            self._articles, self._article_slot, self._article_slot_ids, self._article_order = _Postings(), {}, [], {}
             self._dirty = set(self._article_chunks)
             self._update_articles()
 
@@ -378,10 +380,10 @@ class KeywordIndex:
             if scores is None:
                 return []
             chunk_scores = self._chunks.scores(qterms, self.k1, self.b)
-            aids = self._article_slot_ids
+            aids, order = self._article_slot_ids, self._article_order
             out = []
-            for i, s in _top(scores, self._articles.ties, k, allow, lambda i: self._docs[self._ordered(aids[i])[0]][1]):
-                ordered = self._ordered(aids[i])
+            for i, s in _top(scores, self._articles.ties, k, allow, lambda i: self._docs[order[aids[i]][0]][1]):
+                ordered = order[aids[i]]
                 best = ordered[0]
                 if chunk_scores is not None:
                     slots = [self._slot[c] for c in ordered]
