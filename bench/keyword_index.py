@@ -154,6 +154,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "keyword_index.json"))
+    ap.add_argument("--scratch", default=None, help="Where the measured copies go (default: under --cache).")
     args = ap.parse_args()
     from app import NewsQA
     from app.evaluation import load_questions
@@ -177,7 +178,8 @@ def main() -> None:
     results = {}
     for name, d in (("realtimeqa", base_dir), (f"{args.scale:g}x realtimeqa", big_dir)):
         # Each index is measured on a scratch copy: the adds and removes leave the cached one as built.
-        scratch = cache / "scratch"
+        # (One folder per index: Chroma keeps a client per path for the life of the process.)
+        scratch = Path(args.scratch or cache) / f"scratch-{d.name}"
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.copytree(d, scratch, ignore=shutil.ignore_patterns(".newsqa.lock"))
         qa = NewsQA(scratch, embedder=embedder)

@@ -15,7 +15,8 @@ A third collection, `newsqa_state`, holds what readers need to follow writes mad
   own sequence, so concurrent writers on a Chroma server never contend for a number, and a
   reader that has applied writer w's entries up to m reads exactly m+1..head: a missing entry is
   a gap it can see (and answers by reading the whole store). A writer trims its own entries
-  beyond the last LOG_KEEP.
+  beyond the last LOG_KEEP; its head stays (one small record per Store that ever wrote, read
+  by a reader only when the stamp moved).
 """
 
 from __future__ import annotations
