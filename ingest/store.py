@@ -1,19 +1,31 @@
 """The index: the one place chromadb is imported.
 
-Two Chroma collections hold all state, so an embedded store and a Chroma server behave the same:
+Chroma collections hold all state, so an embedded store and a Chroma server behave the same:
 - `newsqa_chunks`: one record per chunk (text, article metadata, offsets, vector);
 - `newsqa_articles`: one record per article (full text, metadata, content hash, chunk count).
 
 An article's record is written after its chunks and deleted before them: the article record is
 the commit marker. Chunks without an article record are leftovers of an interrupted write; they
 are never returned and the next ingest removes them.
+
+A third collection, `newsqa_state`, holds what readers need to follow writes made anywhere:
+- the write stamp, moved by every write ("<writer>:<n>"), read before each question;
+- a change log: every write appends `log:<writer>:<n>` naming the articles it wrote or removed,
+  then moves `head:<writer>` to n, then the stamp. Each Store that writes is one writer with its
+  own sequence, so concurrent writers on a Chroma server never contend for a number, and a
+  reader that has applied writer w's entries up to m reads exactly m+1..head: a missing entry is
+  a gap it can see (and answers by reading the whole store). A writer trims its own entries
+  beyond the last LOG_KEEP; its head stays (one small record per Store that ever wrote, read
+  by a reader only when the stamp moved).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +47,7 @@ ENCODER_KEY = "encoder"
 LEGACY_ENCODER = "fp32"
 # The record while `newsqa reindex` rewrites the vectors: the index is refused until it finishes.
 REEMBEDDING = "reembedding-to:"
+LOG_KEEP = 1000  # change-log entries a writer keeps; a reader further behind reads the whole store
 
 
 class StoreError(NewsQAError, RuntimeError):
@@ -308,6 +321,8 @@ class Store:
                 self.close()
                 raise
         self._write_lock = threading.RLock()
+        self._writer = uuid.uuid4().hex[:16]  # this Store's name in the change log
+        self._written = 0  # entries this writer has logged
 
     def _collection(self, name: str, wanted: dict[str, Any]):
         try:
@@ -454,10 +469,58 @@ class Store:
             )
         return meta["value"]
 
-    def _touch(self) -> None:
+    def _touch(self, article_ids: Iterable[str] = ()) -> None:
+        """Log a write of these articles, then move this writer's head and the stamp (in that order:
+        a reader that sees the stamp sees the head, and one that sees the head finds the entry)."""
         unit = np.zeros(int(self.embedder.dim), dtype=np.float32)
         unit[0] = 1.0
-        self.state.upsert(ids=["stamp"], embeddings=[unit], metadatas=[{"value": uuid.uuid4().hex, ENCODER_KEY: self.encoder}])
+        self._written += 1
+        w, n = self._writer, self._written
+        # Entries get spread-out vectors: thousands of equal ones make a poor HNSW graph to insert into.
+        spread = np.random.default_rng().standard_normal(int(self.embedder.dim)).astype(np.float32)
+        self.state.add(
+            ids=[f"log:{w}:{n}"], embeddings=[spread / np.linalg.norm(spread)],
+            metadatas=[{"kind": "log", "writer": w, "n": n, "articles": json.dumps(sorted(set(article_ids)))}],
+        )
+        self.state.upsert(ids=[f"head:{w}"], embeddings=[unit], metadatas=[{"kind": "head", "writer": w, "n": n, "at": int(time.time())}])
+        # The stamp carries the encoder too (see `stamp`).
+        self.state.upsert(ids=["stamp"], embeddings=[unit], metadatas=[{"value": f"{w}:{n}", ENCODER_KEY: self.encoder}])
+        if n > LOG_KEEP and n % 100 == 0:
+            self.state.delete(where={"$and": [{"kind": "log"}, {"writer": w}, {"n": {"$lte": n - LOG_KEEP}}]})
+
+    def log_position(self) -> dict[str, int]:
+        """The change log's heads: writer -> its last entry. Read it before reading the data it covers."""
+        got = self.state.get(where={"kind": "head"}, include=["metadatas"])
+        return {m["writer"]: int(m["n"]) for m in got["metadatas"]}
+
+    def changes_since(self, position: dict[str, int], stamp: str | None = None) -> tuple[dict[str, int], set[str]] | None:
+        """The articles written or removed since `position`, and the new position.
+
+        None when the log cannot say (a gap, or a write by a newsqa without the log): then read
+        the whole store.
+
+        Args:
+            position: writer -> last entry already applied (from `log_position` or an earlier call).
+            stamp: the stamp just read; one the log does not account for gives None.
+        """
+        heads = self.log_position()
+        if any(heads.get(w, -1) < n for w, n in position.items()):
+            return None  # a writer's log was removed, or went back
+        if stamp:
+            w, _, n = stamp.rpartition(":")
+            if not w or not n.isdigit() or heads.get(w, -1) < int(n):
+                return None
+        want = [f"log:{w}:{i}" for w, n in heads.items() for i in range(position.get(w, 0) + 1, n + 1)]
+        if len(want) > LOG_KEEP:
+            return None  # reading the whole store is no dearer than this many entries
+        changed: set[str] = set()
+        if want:
+            got = self.state.get(ids=want, include=["metadatas"])
+            if len(got["ids"]) != len(want):
+                return None  # trimmed entries: a gap
+            for meta in got["metadatas"]:
+                changed.update(json.loads(meta["articles"]))
+        return heads, changed
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -501,7 +564,7 @@ class Store:
         """Merge `fields` into an article record's metadata (its text, chunks and vectors stay)."""
         with self._write_lock:
             self.articles.update(ids=[article_id], metadatas=[_clean_meta(fields)])
-            self._touch()
+            self._touch([article_id])
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Passage]:
         """Nearest chunks to `vector`, best first; leftovers of interrupted writes are dropped."""
@@ -526,6 +589,18 @@ class Store:
         got = self.chunks.get(ids=ids, include=["documents", "metadatas"])
         by_id = {cid: passage_from_record(cid, doc, meta, 0.0) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
+
+    def chunks_of(self, article_ids: list[str]) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
+        """The chunks (id, text, metadata) of these articles, by article, in text order."""
+        if not article_ids:
+            return {}
+        got = self.chunks.get(where={"article_id": {"$in": list(article_ids)}}, include=["documents", "metadatas"])
+        out: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+            out.setdefault(meta["article_id"], []).append((cid, doc, meta))
+        for chunks in out.values():
+            chunks.sort(key=lambda c: (int(c[2].get("index") or 0), c[0]))
+        return out
 
     def iter_chunks(self, batch: int = 2000):
         """Every chunk (id, text, metadata), in pages, for building the keyword index."""
@@ -579,13 +654,13 @@ class Store:
                     for a, ch, _ in items
                 ],
             )
-            self._touch()
+            self._touch(a.id for a, _, _ in items)
 
     def delete_article(self, article_id: str) -> None:
         with self._write_lock:
             self.articles.delete(ids=[article_id])
             self.chunks.delete(where={"article_id": article_id})
-            self._touch()
+            self._touch([article_id])
 
     def remove_orphans(self) -> int:
         """Delete chunks whose article record is missing (an interrupted write); returns how many."""

@@ -263,6 +263,69 @@ def test_asking_while_another_process_ingests_sees_only_whole_articles(chroma, o
             on_server.store.delete_article(r["id"])
 
 
+def test_workers_catch_up_with_concurrent_writers_by_what_they_wrote(chroma, on_server, embedder, tmp_path):
+    """Two readers on the Chroma server (each with its own client and keyword index, as two
+    workers have) follow two processes that ingest into it at the same time: each catches up
+    by re-reading only the articles written (the store's change log), never the whole store,
+    and ends with the index a full rebuild gives, scores and rankings alike."""
+    from ingest.keyword import KeywordIndex
+    from ingest.store import Store
+
+    from .test_keyword import assert_same_index
+
+    readers = [(Store(embedder, url=chroma), KeywordIndex()) for _ in range(2)]
+    for store, keyword in readers:
+        keyword.sync(store)
+    corpora = []
+    for w, seed in (("w1", 21), ("w2", 22)):
+        records = corpus_articles(10, seed=seed)
+        for r in records:
+            r["id"] = f"{w}-{r['id']}"
+        corpora.append((records, write_jsonl(tmp_path / f"{w}.jsonl", records)))
+    outcome: dict[int, object] = {}
+
+    def ingest(i: int) -> None:
+        try:
+            outcome[i] = run_child(chroma, corpora[i][1], batch=4)
+        except BaseException as e:
+            outcome[i] = e
+
+    writers = [threading.Thread(target=ingest, args=(i,)) for i in range(2)]
+    for t in writers:
+        t.start()
+    try:
+        syncs = 0
+        while any(t.is_alive() for t in writers):
+            for store, keyword in readers:
+                keyword.sync(store)
+                syncs += 1
+            time.sleep(0.5)
+        for i in range(2):
+            assert not isinstance(outcome[i], BaseException), outcome[i]
+            code, lines = outcome[i]
+            assert code == 0 and lines[-1].startswith("finished"), lines[-3:]
+        on_server.store.delete_article(corpora[0][0][0]["id"])  # and a removal, from a third process's store
+        written = {a for a in on_server.store.all_articles() if a.startswith(("w1-", "w2-"))}
+        assert len(written) == 19  # every article of both ingests, less the one removed
+        for store, keyword in readers:
+            keyword.sync(store)
+            assert keyword.full_reads == 1, "a reader read the whole store to catch up"
+            assert keyword.stamp == store.stamp()
+            indexed = {keyword.get(c)[1]["article_id"] for c in keyword._docs}
+            assert written <= indexed and corpora[0][0][0]["id"] not in indexed
+            rebuilt = KeywordIndex()
+            rebuilt.sync(store)
+            assert_same_index(keyword, rebuilt, store)
+        assert_same_index(readers[0][1], readers[1][1])
+        assert syncs > 2
+    finally:
+        for t in writers:
+            t.join()
+        for records, _ in corpora:  # the module's server is shared: leave it as the other tests expect
+            for r in records:
+                on_server.store.delete_article(r["id"])
+
+
 # --- two `newsqa serve` workers on one Chroma server ------------------------------------------
 
 
