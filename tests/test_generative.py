@@ -72,6 +72,8 @@ SB_Q, BREAD_Q = "Which NFL team won Super Bowl LIX?", "Which bakery won the regi
     [
         (SB_Q, "The Philadelphia Eagles won Super Bowl 59, beating the Kansas City Chiefs 41-22 [1].", "numbers differ"),
         (SB_Q, "The Philadelphia Eagles won Super Bowl 59 at the Caesars Superdome in Miami [1].", "names not in the source"),
+        # "22" is in the source ("40-22"), but not as a day of February.
+        (SB_Q, "The Philadelphia Eagles won Super Bowl 59 on Feb. 22, beating the Kansas City Chiefs 40-22 [1].", "dates differ"),
         (BREAD_Q, "The Miller Street bakery did not win the regional bread prize [1].", "does not say not"),
         (BREAD_Q, "The Miller Street bakery will win the regional bread prize [1].", "does not say will"),
         (BREAD_Q, "The Miller Street bakery won, and the judges awarded a second prize this year [1].", "the source says not"),
@@ -84,6 +86,22 @@ def test_a_changed_claim_is_removed_with_its_reason(games, recording_model, ques
     a = qa.ask(question, mode="generative", today="2025-02-11")
     assert any(reason in n for n in a.notes), a.notes
     assert all(s.support == "quoted" for s in a.sentences)  # nothing the model wrote is shown
+
+
+def test_a_date_the_source_gives_by_its_weekday_is_the_same_date(games, recording_model):
+    # The article of 2025-02-10 (a Monday) says "on Sunday": February 9.
+    qa = _with_model(games, recording_model("The Philadelphia Eagles won Super Bowl 59 on Feb. 9, beating the Kansas City Chiefs 40-22 [1]."))
+    a = qa.ask(SB_Q, mode="generative", today="2025-02-11")
+    assert a.sentences[0].support == "supported" and a.text.startswith("The Philadelphia Eagles won Super Bowl 59 on Feb. 9"), a
+
+
+def test_a_sentence_that_loops_is_removed(games, recording_model):
+    loop = ("The Philadelphia Eagles won Super Bowl 59 and the Kansas City Chiefs lost, and the Kansas City "
+            "Chiefs lost to the Philadelphia Eagles [1].")
+    qa = _with_model(games, recording_model(loop))
+    a = qa.ask(SB_Q, mode="generative", today="2025-02-11")
+    assert any("repeats itself" in n for n in a.notes), a.notes
+    assert all(s.support == "quoted" for s in a.sentences)
 
 
 def test_a_sentence_that_restates_the_question_says_nothing(games, recording_model):

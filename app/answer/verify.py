@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from ingest.chunking import split_sentences
@@ -141,6 +142,39 @@ def _numbers_of(text: str) -> set[str]:
     found = {str(_TENS[m.group(1)] + int(_NUMBER_WORDS[m.group(2)])) for m in _COMPOUND.finditer(folded)}
     rest = _COMPOUND.sub(" ", folded)  # "sixty-seven" is 67, not also 60 and 7
     return found | numbers(text) | {_NUMBER_WORDS[w] for w in words(rest) if w in _NUMBER_WORDS}
+
+
+_MONTH = (r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+          r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTH_DAY = re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+_DAY_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?![a-z])")
+
+
+def day_months(text: str, day: str | None = None) -> set[tuple[int, int]]:
+    """(month, day) of each date a text writes ("March 20", "3 March", "Nov. 4"); with `day`
+    ("2024-03-01", the article's date), that day and the days the text names relative to it."""
+    def month(name: str) -> int:
+        return MONTHS[_MONTH_ABBR.get(fold(name)[:4].rstrip("."), fold(name)) if fold(name) not in MONTHS else fold(name)]
+
+    found = {(month(m.group(1)), int(m.group(2))) for m in _MONTH_DAY.finditer(text)}
+    found |= {(month(m.group(2)), int(m.group(1))) for m in _DAY_MONTH.finditer(text)}
+    if day and re.match(r"\d{4}-\d{2}-\d{2}$", day[:10]):
+        try:
+            today = date.fromisoformat(day[:10])
+        except ValueError:
+            return found
+        found.add((today.month, today.day))
+        # News dates days by words: "yesterday", "the night before", "on Tuesday" (the last one
+        # on or before the article's date).
+        folded = fold(text)
+        if re.search(r"\b(?:yesterday|last night|the (?:night|day|evening) before)\b", folded):
+            d = today - timedelta(days=1)
+            found.add((d.month, d.day))
+        for name in set(re.findall(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", folded)):
+            d = today - timedelta(days=(today.weekday() - _WEEKDAYS.index(name)) % 7)
+            found.add((d.month, d.day))
+    return found
 
 
 def _canon(term_set: set[str]) -> set[str]:
@@ -434,6 +468,10 @@ def check_sentence(
     raw_terms = {id(e): set(terms(e.text)) for e in pool}
     facts_of = {id(e): _canon(raw_terms[id(e)]) | _numbers_of(e.text) for e in pool}
     s_numbers, s_quantities = _numbers_of(claim), quantities(claim)
+    s_dates = day_months(claim)
+    # A date's day is checked with its month (below), not as a number of its own: "Feb. 9" may
+    # stand for the source's "on Sunday".
+    s_numbers -= {str(d) for _, d in s_dates}
     s_names = _names(claim) - s_numbers
     same_entity = _same_entity(claim, pool, evidence)
     s_names -= same_entity
@@ -475,6 +513,10 @@ def check_sentence(
         bare = len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) and about >= tuning.bare_names
         if not numbers_ok:
             return Check(sentence, False, primary, precision, sim, "numbers differ", support)
+        # A date is its month and day together: "March 20" is not "March" from one sentence and
+        # "20" from another.
+        if s_dates and not s_dates <= set().union(*(day_months(e.text, e.passage.date) for e in support)):
+            return Check(sentence, False, primary, precision, sim, "dates differ", support)
         if added:
             return Check(sentence, False, primary, precision, sim, f"the source does not say {', '.join(sorted(added))}", support)
         if unknown_names:
@@ -615,6 +657,11 @@ class SentenceVerifier:
                 self.dropped.append(f"{text} (repeats an earlier sentence)")
                 self._after_kept = True  # what it repeats is shown, so a sentence leaning on it reads
                 continue
+            if loops(text):
+                # "X is controlled by the Islamic State (ISIS/ISIL) and the Islamic State (ISIS/ISIL)
+                # is controlled by ...": a small model looping inside a sentence states nothing.
+                self.dropped.append(f"{text} (repeats itself)")
+                continue
             if not shown and leans_back(text):
                 # "They are 37-45-2 in those games." after its subject was refused says nothing.
                 self.dropped.append(f"{text} (leans on a sentence that is not shown)")
@@ -635,6 +682,18 @@ class SentenceVerifier:
         if key not in self._citations:
             self._citations[key] = citation_for(len(self._citations) + 1, group)
         return self._citations[key].n
+
+
+def loops(text: str, size: int = 5) -> bool:
+    """Whether a sentence says the same `size` words twice."""
+    tokens = words(text)
+    seen = set()
+    for i in range(len(tokens) - size + 1):
+        gram = tuple(tokens[i : i + size])
+        if gram in seen:
+            return True
+        seen.add(gram)
+    return False
 
 
 def _by_passage(support: list[Evidence]) -> list[list[Evidence]]:
