@@ -116,6 +116,18 @@ class LlamaCppChat(BaseChatModel):
                 ) from e
         return self._llama
 
+    def _fresh(self) -> Any:
+        """The model with its context emptied, so the same prompt always gets the same answer.
+
+        llama.cpp reuses the evaluated prefix of the previous prompt; evaluating the rest in a
+        different split changes the floating-point sums enough to flip a greedy choice of the
+        135M model, so an answer would depend on what was asked before it. Re-reading the
+        prompt costs a fraction of a second.
+        """
+        llama = self._client()
+        llama.reset()
+        return llama
+
     def _request(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
         return {
             "messages": [{"role": _role(m), "content": str(m.content)} for m in messages],
@@ -133,7 +145,7 @@ class LlamaCppChat(BaseChatModel):
     ) -> ChatResult:
         with self._lock:
             try:
-                out = self._client().create_chat_completion(**self._request(messages, stop))
+                out = self._fresh().create_chat_completion(**self._request(messages, stop))
             except BackendError:
                 raise
             except Exception as e:
@@ -150,7 +162,7 @@ class LlamaCppChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         with self._lock:
             try:
-                parts = self._client().create_chat_completion(stream=True, **self._request(messages, stop))
+                parts = self._fresh().create_chat_completion(stream=True, **self._request(messages, stop))
                 for part in parts:
                     delta = part["choices"][0].get("delta", {}).get("content")
                     if delta:

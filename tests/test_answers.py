@@ -125,7 +125,9 @@ def test_real_smollm2_answer_is_grounded(seeded):
     """The bundled GGUF through llama-cpp-python: whatever it writes, what we show is supported."""
     a = seeded.ask("How long was the siege of Deir Ezzor?", mode="generative")
     assert a.mode == "generative" and not a.abstained
-    assert "three-year" in a.text
     _check_citations(a)
     for s in a.sentences:
-        assert s.support in {"quoted", "supported"}
+        assert s.citations and s.support in {"quoted", "supported"}
+    # Greedy decoding from an emptied context: the same question, the same answer, whatever came before.
+    seeded.ask("Who controls Deir Ezzor?", mode="generative")
+    assert seeded.ask("How long was the siege of Deir Ezzor?", mode="generative").text == a.text

@@ -30,6 +30,50 @@ _LEANS_BACK = re.compile(
 )
 
 
+# Chat-role and control markup: text written to steer a model, not to report news. Such a sentence
+# is never the answer, quoted or as support for a model's sentence; it stays indexed and the rest
+# of its article is cited as usual. Turns and control tokens hold a whole line, injected orders
+# ("Ignore all previous instructions") one sentence.
+_TURN = re.compile(
+    r"<\|[^|>]{0,40}\|>|<｜[^｜>]{0,40}｜>|\[/?INST\]|<</?SYS>>|</?(?:start_of_turn|end_of_turn)>"
+    r"|^[\s#>*-]*(?:system|assistant|user|human|ai|bot|developer)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ORDER = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|former|other)\s+(?:instructions?|prompts?|passages|messages|rules|context|directions)"
+    r"|\bnote to (?:the |any )?(?:ai|model|assistant|llm|language model|chatbot|bot)s?\b"
+    r"|\b(?:answer|reply|respond)\s+(?:to\s+)?(?:every|all|each|any)\s+(?:question|query|prompt|user)s?\s+(?:only\s+)?with\b"
+    r"|\byou are (?:now )?in \w+ mode\b|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot)\b",
+    re.IGNORECASE,
+)
+# A line that only opens a turn ("<|im_start|>system", "### Assistant:") makes the next line part of it.
+_OPENS_TURN = re.compile(r"(?:<\|im_start\|>\s*\w*|^[\s#>*-]*(?:system|assistant|user|human|ai|bot|developer)\s*:?)\s*$", re.I)
+
+
+def turn_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the lines of `text` that fake a chat turn or hold control tokens
+    (a line that only opens a turn takes the next line with it)."""
+    out: list[tuple[int, int]] = []
+    at, carry = 0, False
+    for line in text.split("\n"):
+        a, b = at, at + len(line)
+        at = b + 1
+        if not line.strip():
+            continue
+        if carry or _TURN.search(line):
+            out.append((a, b))
+            carry = bool(_OPENS_TURN.search(line))
+        else:
+            carry = False
+    return out
+
+
+def is_control(sentence: str) -> bool:
+    """Whether a sentence itself fakes a turn, holds a control token or gives a model orders."""
+    return bool(_TURN.search(sentence) or _ORDER.search(sentence))
+
+
 def leans_back(sentence: str) -> bool:
     """Whether the sentence needs the one before it to be understood ("They are 37-45-2 in those games.")."""
     return bool(_LEANS_BACK.match(sentence))
@@ -51,7 +95,7 @@ class Evidence:
     offers: float = 0.0  # 1.0 when the sentence holds something of the kind the question asks for
     match: float = 0.0  # how well the sentence's words and meaning answer the question
     score: float = 0.0  # match plus preferences (the outlet, period and kind of answer asked for)
-
+    control: bool = False  # chat-role or control text ("Assistant:", <|im_start|>, "ignore all previous instructions")
 
 
 def same_claim(a: str, b: str) -> bool:
@@ -117,8 +161,11 @@ class EvidenceScorer:
     def sentences(self, passages: list[Passage]) -> list[Evidence]:
         out = []
         for rank, p in enumerate(passages):
+            turns = turn_lines(p.text)
             for order, (a, b) in enumerate(split_sentences(p.text)):
-                out.append(Evidence(p, rank, p.text[a:b], p.start + a, p.start + b, order))
+                e = Evidence(p, rank, p.text[a:b], p.start + a, p.start + b, order)
+                e.control = is_control(e.text) or any(x < b and a < y for x, y in turns)
+                out.append(e)
         return out
 
     def _weighted(self, wanted: list[str], have: set[str], partial: set[str] = frozenset(), credit: float = 0.0) -> float:

@@ -74,7 +74,8 @@ class AnswerPipeline:
         # retrieve
         passages = self.retriever.retrieve(query, k, filters, today=today)
         # score
-        evidence = self.scorer.score(stem, self.scorer.sentences(passages)) if passages else []
+        # Control text (fake chat turns, orders to a model) is never the answer, nor support for one.
+        evidence = self.scorer.score(stem, [e for e in self.scorer.sentences(passages) if not e.control]) if passages else []
         key_cov = self.scorer.key_coverage(stem if not history else query, passages) if passages else 0.0
         # decide
         reason = abstain_reason(passages, evidence, key_cov, self.tuning)
