@@ -128,7 +128,7 @@ class _Verdicts:
 
 def test_the_judge_decides_what_the_cheap_check_cannot_and_fails_closed(games):
     evidence = games.scorer.score("Was there a second prize?", games.scorer.sentences(games.retriever.retrieve("bread prize judges", 6)))
-    claim = "The judges gave no second prize this year."  # "gave" for "award": a paraphrase too far to call
+    claim = "The judges handed out no second prize this year."  # "handed out" for "award": a paraphrase too far to call
     alone = check_sentence(claim, [], evidence, games.scorer, Tuning(), "Was there a second prize?")
     assert not alone.supported and not alone.settled, alone
     for reply, kept in (("SUPPORTED", True), ("UNSUPPORTED", False), (None, False), ("I think so", False)):
@@ -222,6 +222,66 @@ def test_a_name_written_in_another_form_is_the_same_name(court, claim, cited, ke
 def test_a_claim_about_what_an_article_leaves_out_is_checked_as_an_absence(court, claim, cited, kept, reason):
     verdict = _check(court, "Does the Court Wire article name the judge in the crypto founder's trial?", claim, cited)
     assert verdict.supported is kept and reason in verdict.reason, verdict
+
+
+NOTES = [
+    {"id": "pope", "title": "A new pope", "source": "Rome Desk", "published_at": "2025-05-08",
+     "text": "Leo, formerly Cardinal Robert Prevost, was born in Chicago and has dual Peruvian-American nationality "
+             "after spending much of his career working there."},
+    {"id": "moon", "title": "November sky", "source": "Sky Notes", "published_at": "2025-11-01",
+     "text": "The November full moon has been referred to as Beaver Moon."},
+    {"id": "supermoon", "title": "What is a supermoon?", "source": "Star Desk", "published_at": "2025-10-06",
+     "text": "A supermoon happens when the moon's orbit is closest to the Earth at the same time the moon is full."},
+    {"id": "checks", "title": "Checks for troops", "source": "Capitol Wire", "published_at": "2025-12-16",
+     "text": "Trump suggested that the military checks, not unlike the dividend checks he promised earlier, would be paid from tariffs."},
+    {"id": "pill", "title": "Painkiller and autism", "source": "Health Wire", "published_at": "2025-09-22",
+     "text": "President Trump spoke about autism on Monday. "
+             "Officials said the use of acetaminophen, the active ingredient in Tylenol, is associated with a risk of autism."},
+]
+
+
+@pytest.fixture(scope="module")
+def notes(tmp_path_factory, embedder) -> Iterator[NewsQA]:
+    d = tmp_path_factory.mktemp("notes")
+    f = d / "articles.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in NOTES), encoding="utf-8")
+    qa = NewsQA(d / "data", embedder=embedder)
+    assert qa.ingest(f).added == len(NOTES)
+    yield qa
+    qa.store.close()
+
+
+@pytest.mark.parametrize(
+    "question,claim,cited,kept",
+    [
+        # A light verb is the relation its neighbours carry: "holds" for "has" dual nationality.
+        ("What nationality does the new pope have?", "Leo holds dual Peruvian-American nationality.", ["pope"], True),
+        ("What nationality does the new pope have?", "Leo holds dual Peruvian-Mexican nationality.", ["pope"], False),
+        # "known as" for "referred to as"; the name itself must still be the source's.
+        ("What is November's full moon called?", "The November full moon is known as the Beaver Moon.", ["moon"], True),
+        ("What is November's full moon called?", "The November full moon is known as the Harvest Moon.", ["moon"], False),
+        # "the moon's orbit" is not a part of the name "Beaver Moon" another sentence writes out.
+        ("What is November's supermoon called?", "November's supermoon is known as the Beaver Moon.", ["moon"], True),
+        ("What is November's supermoon called?", "November's supermoon is known as the Beaver Moon.", ["supermoon"], False),
+        # "not unlike" makes a likeness, so it backs no "not".
+        ("Where will the military checks come from?", "Trump suggested the military checks would be paid from tariffs.",
+         ["checks"], True),
+        ("Where will the military checks come from?", "Trump suggested the military checks would not be paid from tariffs.",
+         ["checks"], False),
+    ],
+)
+def test_a_paraphrase_is_kept_and_a_changed_fact_is_not(notes, question, claim, cited, kept):
+    verdict = _check(notes, question, claim, cited)
+    assert verdict.supported is kept, verdict
+
+
+def test_a_short_sentence_after_a_kept_one_is_about_what_that_one_names(notes, recording_model):
+    question = "Which medication has President Trump linked to autism?"
+    alone = _check(notes, question, "Its active ingredient is acetaminophen.", ["pill"])
+    assert not alone.supported and "bare answer" in alone.reason, alone
+    qa = _with_model(notes, recording_model("President Trump linked Tylenol to autism [1]. Its active ingredient is acetaminophen [1]."))
+    answer = qa.ask(question, mode="generative")
+    assert [s.text for s in answer.sentences] == ["President Trump linked Tylenol to autism.", "Its active ingredient is acetaminophen."], answer
 
 
 # --- a real OpenAI-compatible server on 127.0.0.1 ---------------------------------------------

@@ -61,6 +61,8 @@ _SHORT_FORMS = {"won't": "will", "won’t": "will", "can't": "cannot", "can’t"
 def hedges(text: str) -> set[str]:
     """The negation ("not") and modality ("will", "may", "should") a text states."""
     found = set()
+    # "not unlike", "not uncommon": two negatives that make a likeness, not a denial.
+    text = re.sub(r"\bnot\s+(?=un[a-z]{3,})", "", text, flags=re.I)
     for raw in re.findall(r"[A-Za-z’']+", text):
         if raw == "May":
             continue  # the month ("on May 16"); the modal rarely opens a news claim
@@ -272,6 +274,13 @@ _REPORTING = frozenset(terms(
     "covered quote quotes quoted add adds added explain explains explained claim claims claimed piece story "
     "stories coverage also likewise both another second though although however whereas instead contrast meanwhile "
     "largely mostly partly partially broadly"))
+# Light verbs carry the relation in the words around them ("holds dual nationality" for "has dual
+# nationality", "making levels collapse"), and naming verbs say what a thing is called in many
+# ways ("known as" for "referred to as"): neither needs a source word of its own.
+_LIGHT = frozenset(terms(
+    "make makes made making hold holds held holding come came get gets got getting take takes "
+    "took taking give gives gave giving keep keeps kept keeping"))
+_NAMING = frozenset(terms("known called call calls calling named dubbed referred refer refers"))
 
 
 def _negation_turned(claim_terms: set[str], sentences: list[Evidence]) -> bool:
@@ -366,7 +375,8 @@ def _same_entity(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> 
     """
     text = " ".join(e.text for e in pool)
     pool_terms = set(terms(text)) | {fold(w) for w in re.findall(r"\b[A-Z]{2,}\b", text)}
-    pool_names = _names(text) | set(terms(" ".join({e.passage.title or "" for e in pool})))
+    text_names = _names(text)
+    pool_names = text_names | set(terms(" ".join({e.passage.title or "" for e in pool})))
     elsewhere = " ".join(e.text for e in evidence)
     found: set[str] = set()
     for m in _NAME_RUN.finditer(claim):
@@ -377,7 +387,8 @@ def _same_entity(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> 
         if len(parts) < 2 or run not in elsewhere:
             continue
         initials = "".join(w[0] for w in parts).lower()
-        if initials in pool_terms or any(len(t) >= 4 and t in pool_terms for t in terms(run)):
+        # A part must be a name there too: "moon" in "the moon's orbit" does not vouch for "Beaver Moon".
+        if initials in pool_terms or any(len(t) >= 4 and t in text_names for t in terms(run)):
             found |= set(terms(run)) - pool_terms
     for t in _names(claim):
         if 3 <= len(t) <= 4 and any(n.startswith(t) and n != t for n in pool_names):
@@ -428,6 +439,7 @@ def check_sentence(
     tuning: Tuning,
     question: str = "",
     judge: Judge | None = None,
+    before: str = "",
 ) -> Check:
     """Do the cited passages state the sentence? Claims are checked, not wording.
 
@@ -439,6 +451,8 @@ def check_sentence(
     ("Zohran Mamdani.") needs every word in one source sentence that names most of what the
     question asks about. What agrees on every fact but is worded too far from its sources to
     call is unsettled: `judge` decides it when given (failing closed), else it is refused.
+    `before` is the answer's sentence shown just before this one: what a short sentence after it
+    ("Its active ingredient is acetaminophen.") is about.
     """
     claim = _YES_NO.sub("", sentence) or sentence  # "Yes, ..." answers a yes/no question: the rest is the claim
     pool = [e for e in evidence if e.rank + 1 in cited] or evidence
@@ -478,9 +492,10 @@ def check_sentence(
     s_proper = _names(claim, quoted=False)
     s_hedges = hedges(claim)
     asked_names = key_term_set(asked_sentence(question)) if question else set()
+    before_names = _names(before) - _numbers_of(before) if before else set()
     # Words of the claim that restate the question need no source ("The individual is ..."); its
     # names and numbers always do.
-    free = (q_terms | _REPORTING | same_entity) - s_names
+    free = (q_terms | _REPORTING | _LIGHT | _NAMING | same_entity) - s_names
     wanted = s_terms - free or s_terms
 
     rejoined = _names_rejoined(claim, pool, evidence)
@@ -510,6 +525,9 @@ def check_sentence(
         turned = "not" not in s_hedges and not _says_no(claim) and _negation_turned(s_terms, main)
         extra = _unsupported_run(claim_terms, src.context | free, tuning.unsupported_run)
         about = len(asked_names & prim.own.terms) / len(asked_names) if asked_names else 1.0
+        if before_names:
+            # A short sentence continuing the answer is about what the sentence before it names.
+            about = max(about, len(before_names - prim.context.missing(before_names)) / len(before_names))
         bare = len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) and about >= tuning.bare_names
         if not numbers_ok:
             return Check(sentence, False, primary, precision, sim, "numbers differ", support)
@@ -666,7 +684,8 @@ class SentenceVerifier:
                 # "They are 37-45-2 in those games." after its subject was refused says nothing.
                 self.dropped.append(f"{text} (leans on a sentence that is not shown)")
                 continue
-            verdict = check_sentence(text, cited, self.evidence, self.embedder, self.tuning, self.question, self.judge)
+            verdict = check_sentence(text, cited, self.evidence, self.embedder, self.tuning, self.question, self.judge,
+                                     before=self._kept[-1] if shown and self._kept else "")
             if not verdict.supported or verdict.source is None:
                 self.dropped.append(f"{text} ({verdict.reason})")
                 continue
