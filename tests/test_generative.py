@@ -234,6 +234,10 @@ NOTES = [
      "text": "A supermoon happens when the moon's orbit is closest to the Earth at the same time the moon is full."},
     {"id": "checks", "title": "Checks for troops", "source": "Capitol Wire", "published_at": "2025-12-16",
      "text": "Trump suggested that the military checks, not unlike the dividend checks he promised earlier, would be paid from tariffs."},
+    {"id": "bread", "title": "Bakery wins", "source": "Valley Gazette", "published_at": "2024-05-02",
+     "text": "The Miller Street bakery won the regional bread prize on Thursday for its rye loaf."},
+    {"id": "bridge", "title": "Bridge reopens", "source": "Daily Post", "published_at": "2024-02-20",
+     "text": "The Velkovo bridge reopened to traffic on Friday after a year of works. Its new deck will carry 40 tonnes."},
     {"id": "pill", "title": "Painkiller and autism", "source": "Health Wire", "published_at": "2025-09-22",
      "text": "President Trump spoke about autism on Monday. "
              "Officials said the use of acetaminophen, the active ingredient in Tylenol, is associated with a risk of autism."},
@@ -268,6 +272,11 @@ def notes(tmp_path_factory, embedder) -> Iterator[NewsQA]:
          ["checks"], True),
         ("Where will the military checks come from?", "Trump suggested the military checks would not be paid from tariffs.",
          ["checks"], False),
+        # Modality comes from the passage that carries the claim, not from another article's "would".
+        ("Which bakery won the bread prize?", "The Miller Street bakery will win the regional bread prize on Thursday.",
+         ["bread", "checks"], False),
+        ("How much can the Velkovo bridge carry?", "The Velkovo bridge, which reopened on Friday, will carry 40 tonnes.",
+         ["bridge"], True),
     ],
 )
 def test_a_paraphrase_is_kept_and_a_changed_fact_is_not(notes, question, claim, cited, kept):

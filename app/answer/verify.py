@@ -518,8 +518,11 @@ def check_sentence(
         from_title -= src.outlets  # an outlet or a date from the passage's head is named, not put in place of anything
         left_out = {t for t in _names(primary.text) - prim.numbers if t not in _Known(s_terms)}
         names_ok = not unknown_names and not (from_title and left_out)
-        # Modality may come from any supporting sentence; negation only from one carrying the claim.
-        added = (s_hedges - {"not"}) - src.hedges
+        # Negation only from a sentence carrying the claim.
+        # Modality may come from any supporting sentence of the passages carrying the claim, not from
+        # another article: "will win" is not the source's "won" because another story says "will".
+        kin = _read([e for e in support if e.passage.chunk_id in {m.passage.chunk_id for m in main}])
+        added = (s_hedges - {"not"}) - kin.hedges
         if "not" in s_hedges and "not" not in core.hedges and not core.says_no:
             added.add("not")  # "refused to sign" backs "did not sign"
         turned = "not" not in s_hedges and not _says_no(claim) and _negation_turned(s_terms, main)
