@@ -104,6 +104,14 @@ def test_a_sentence_that_loops_is_removed(games, recording_model):
     assert all(s.support == "quoted" for s in a.sentences)
 
 
+def test_a_passage_heading_echoed_by_the_model_is_no_claim(games, recording_model):
+    qa = _with_model(games, recording_model(
+        "Bread prize (Town Crier, 2025-02-08) [1]. The Miller Street bakery won the regional bread prize on Tuesday [1]."))
+    a = qa.ask(BREAD_Q, mode="generative", today="2025-02-11")
+    assert [s.text for s in a.sentences] == ["The Miller Street bakery won the regional bread prize on Tuesday."], a
+    assert any("repeats a passage's heading" in n for n in a.notes), a.notes
+
+
 def test_a_sentence_that_restates_the_question_says_nothing(games, recording_model):
     qa = _with_model(games, recording_model("The bakery won the regional bread prize [2]."))
     a = qa.ask("Which bakery won the regional bread prize?", mode="generative", today="2025-02-11")

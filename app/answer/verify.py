@@ -20,6 +20,7 @@ from ingest.variants import covered_terms
 from ..models import AnswerSentence, Citation
 from .citing import citation_for
 from .evidence import Evidence, leans_back, same_claim
+from .prompt import passage_head
 from .question import acronyms, asked_sentence, key_term_set
 from .tuning import Tuning
 
@@ -661,6 +662,9 @@ class SentenceVerifier:
         self._citations: dict[tuple[str, tuple[tuple[int, int], ...]], Citation] = {}
         self._kept: list[str] = []
         self._after_kept = True  # whether the model's previous sentence was shown (the first leans on nothing)
+        # What the prompt showed as each passage's heading: a small model echoes them as if they were claims.
+        heads = {e.passage.chunk_id: e.passage for e in evidence}.values()
+        self._headings = {tuple(words(x)) for p in heads for x in (p.title or "", passage_head(p)) if words(x)}
 
     @property
     def citations(self) -> list[Citation]:
@@ -682,6 +686,10 @@ class SentenceVerifier:
                 # "X is controlled by the Islamic State (ISIS/ISIL) and the Islamic State (ISIS/ISIL)
                 # is controlled by ...": a small model looping inside a sentence states nothing.
                 self.dropped.append(f"{text} (repeats itself)")
+                continue
+            if tuple(words(text)) in self._headings:
+                # "Library extends opening hours (Town Crier, 2024-04-10)." names an article; it answers nothing.
+                self.dropped.append(f"{text} (repeats a passage's heading)")
                 continue
             if not shown and leans_back(text):
                 # "They are 37-45-2 in those games." after its subject was refused says nothing.
