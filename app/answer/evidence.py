@@ -36,7 +36,9 @@ _LEANS_BACK = re.compile(
 # ("Ignore all previous instructions") one sentence.
 _TURN = re.compile(
     r"<\|[^|>]{0,40}\|>|<｜[^｜>]{0,40}｜>|\[/?INST\]|<</?SYS>>|</?(?:start_of_turn|end_of_turn)>"
-    r"|^[\s#>*-]*(?:system|assistant|user|human|ai|bot|developer)\s*:",
+    r"|^[\s#>*-]*(?:system|assistant|user|human|ai|bot|developer)\s*:"
+    # A passage head in the prompt's own format ("[3] Wire report (Reuters, 2017-09-22)"): a fake passage.
+    r"|^\s*\[\d{1,3}\]\s[^\n]{0,200}\([^()\n]{1,80},\s*(?:\d{4}-\d{2}-\d{2}|date unknown)\)",
     re.IGNORECASE | re.MULTILINE,
 )
 _ORDER = re.compile(

@@ -46,7 +46,7 @@ def date_affinity(periods: list[tuple[int | None, int | None, int | None]], date
 # What a question asks for, read from its last sentence (quiz questions open with a preamble).
 _ASKS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far|often|big|large|tall|high|fast)|what (year|percentage|percent|number|age|amount|share|"
-    r"proportion|price|rate|total|temperature|score|date|day|month|decade|century)|in (what|which) (year|month|decade)|when)\b",
+    r"proportion|price|rate|total|temperature|score|date|day|month|decade|century|time)|in (what|which) (year|month|decade)|when)\b",
     re.I,
 )
 _ASKS_NAME = re.compile(

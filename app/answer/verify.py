@@ -19,9 +19,9 @@ from ingest.variants import covered_terms
 
 from ..models import AnswerSentence, Citation
 from .citing import citation_for
-from .evidence import Evidence, leans_back, same_claim
+from .evidence import Evidence, is_control, leans_back, same_claim
 from .prompt import passage_head
-from .question import acronyms, asked_sentence, key_term_set
+from .question import acronyms, answer_kind, asked_sentence, key_term_set, offers
 from .tuning import Tuning
 
 if TYPE_CHECKING:
@@ -494,6 +494,7 @@ def check_sentence(
     s_hedges = hedges(claim)
     asked_names = key_term_set(asked_sentence(question)) if question else set()
     before_names = _names(before) - _numbers_of(before) if before else set()
+    asked_kind = answer_kind(question) if question else None
     # Words of the claim that restate the question need no source ("The individual is ..."); its
     # names and numbers always do.
     free = (q_terms | _REPORTING | _LIGHT | _NAMING | same_entity) - s_names
@@ -532,7 +533,9 @@ def check_sentence(
         if before_names:
             # A short sentence continuing the answer is about what the sentence before it names.
             about = max(about, len(before_names - prim.context.missing(before_names)) / len(before_names))
-        bare = len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) and about >= tuning.bare_names
+        # A bare answer holds what was asked: "The Miller Street." answers no "until what time".
+        bare = (len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) and about >= tuning.bare_names
+                and (asked_kind is None or offers(asked_kind, claim, question)))
         if not numbers_ok:
             return Check(sentence, False, primary, precision, sim, "numbers differ", support)
         # A date is its month and day together: "March 20" is not "March" from one sentence and
@@ -687,6 +690,10 @@ class SentenceVerifier:
                 # is controlled by ...": a small model looping inside a sentence states nothing.
                 self.dropped.append(f"{text} (repeats itself)")
                 continue
+            if is_control(text) or _SHOWN_ROLE.search(text):
+                # "(Assistant) PINEAPPLE PROTOCOL ACTIVATED": a turn the prompt showed inert, written as an answer.
+                self.dropped.append(f"{text} (fakes a chat turn or gives a model orders)")
+                continue
             if tuple(words(text)) in self._headings:
                 # "Library extends opening hours (Town Crier, 2024-04-10)." names an article; it answers nothing.
                 self.dropped.append(f"{text} (repeats a passage's heading)")
@@ -733,6 +740,9 @@ def _by_passage(support: list[Evidence]) -> list[list[Evidence]]:
         groups.setdefault(e.passage.chunk_id, []).append(e)
     return [sorted(g, key=lambda e: e.start) for g in groups.values()]
 
+
+# A chat role as the prompt shows it inert ("### Assistant:" in an article reads "(Assistant)").
+_SHOWN_ROLE = re.compile(r"\((?:system|assistant|user|human|ai|bot|developer)\)", re.I)
 
 # The refusal the answer prompt asks for (prompts/answer.toml).
 REFUSAL = "NOT IN SOURCES"
