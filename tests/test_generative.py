@@ -223,6 +223,10 @@ def test_a_name_written_in_another_form_is_the_same_name(court, claim, cited, ke
          ["plea"], True, ""),
         ("The Daily Ledger passage says the trial opened on Tuesday, but it does not mention a verdict.", ["trial"], True, ""),
         ("The Daily Ledger article does not mention Caroline Ellison.", ["trial"], False, "does state what it says is not there"),
+        # The same absence said with "no".
+        ("The Daily Ledger passage gives no verdict, and the trial of Bankman-Fried opened on Tuesday in Manhattan.",
+         ["trial"], True, ""),
+        ("The Daily Ledger article makes no mention of Caroline Ellison.", ["trial"], False, "does state what it says is not there"),
         ("No, the Court Wire article does not name the judge; it says SBF has pleaded guilty to nine charges.",
          ["plea"], False, "numbers differ"),
     ],

@@ -306,7 +306,15 @@ _ABSENCE = re.compile(
     r"(?P<verb>say|state|name|mention|suggest|blame|attribute|identify|specify|give|report|claim|indicate|describe|"
     r"discuss|include|contain|list|note|spell\s+out|explain|link|tie|address|cover|provide|show|reference|cite|"
     r"confirm|quote|call|connect|detail|offer|make)\b(?P<object>[^;,]*?)"
-    r"(?=\s*(?:;|,?\s+\b(?:but|though|although|while|whereas|and\s+(?:it|they|instead))\b|[.!?]*$))",
+    r"(?=\s*(?:;|,?\s+\b(?:but|though|although|while|whereas|and\s+(?:it|they|instead))\b|,\s+and\b|[.!?]*$))",
+    re.I,
+)
+# The same absence said with "no": "the passages show no inconsistency", "it gives no date".
+_ABSENCE_NO = re.compile(
+    r"(?P<subject>[^,;:]*?)\s*\b(?:show|shows|showed|give|gives|gave|name|names|named|mention|mentions|mentioned|"
+    r"offer|offers|offered|provide|provides|provided|include|includes|included|cite|cites|cited|make|makes|made|"
+    r"contain|contains|contained)\s+no\s+(?P<object>[^;,]*?)"
+    r"(?=\s*(?:;|,?\s+\b(?:but|though|although|while|whereas|and\s+(?:it|they|instead))\b|,\s+and\b|[.!?]*$))",
     re.I,
 )
 _CLAUSE_OPENERS = re.compile(r"^(?:(?:but|though|although|while|whereas|and|so|instead)\s+)+", re.I)
@@ -333,8 +341,8 @@ def absence_claims(claim: str, pool: list[Evidence]) -> tuple[list[str], str]:
     """The absences a sentence claims of its cited articles (what each says is not there), and the
     rest of the sentence, which claims something of the news."""
     absent, rest, last = [], [], 0
-    for m in _ABSENCE.finditer(claim):
-        if not _about_articles(m.group("subject"), claim[: m.start()], pool):
+    for m in sorted([*_ABSENCE.finditer(claim), *_ABSENCE_NO.finditer(claim)], key=lambda m: m.start()):
+        if m.start() < last or not _about_articles(m.group("subject"), claim[: m.start()], pool):
             continue
         absent.append(m.group("object"))
         rest.append(claim[last : m.start()])
@@ -475,7 +483,7 @@ def check_sentence(
     if not s_terms:
         return Check(sentence, False, None, 0.0, 0.0, "no content words")
     q_terms = _canon(set(terms(question)))
-    if question and s_terms <= q_terms:
+    if question and s_terms <= q_terms and not absent:  # beside an absence, the rest is checked as a claim
         return Check(sentence, False, None, 0.0, 0.0, "restates the question without answering it")
     vectors = embedder.embed([claim] + [e.text for e in pool])
     sims = {id(e): float(s) for e, s in zip(pool, vectors[1:] @ vectors[0])}
