@@ -23,6 +23,7 @@ class Citation:
     passage_start: int = 0
     also_published_by: list[str] = field(default_factory=list)  # outlets that ran the same story (syndicated copies)
     spans: list[list[int]] = field(default_factory=list)  # [start, end] of each quoted sentence, in article offsets
+    control_text: bool = False  # the article carries chat-role or control text ("Assistant:", <|im_start|>): never the answer
 
 
 SUPPORT_LABELS = {
@@ -83,6 +84,8 @@ class Answer:
             if c.also_published_by:
                 lines.append(f"    also published by {', '.join(c.also_published_by)}")
             lines.append(f"    > {c.quote}")
+            if c.control_text:
+                lines.append("    (this article carries chat-role or control text; none of it is used as an answer)")
         if self.sentences:
             lines.append("")
             lines.append("Support:")

@@ -86,9 +86,15 @@ def source_card(c: Citation, turn: int = 1) -> str:
     if also:
         meta += f" · also published by {html.escape(', '.join(also))}"
     body = _highlighted(c)
+    flag = (
+        '<div class="newsqa-flag">⚠️ This article carries chat-role or control text (text written to steer a chatbot); '
+        "none of it is used as an answer.</div>"
+        if getattr(c, "control_text", False)
+        else ""
+    )
     return (
         f'<div class="newsqa-card" id="source-{turn}-{c.n}"><div class="newsqa-card-title"><b>[{c.n}]</b> {link}</div>'
-        f'<div class="newsqa-meta">{meta}</div><p class="newsqa-passage">{body}</p></div>'
+        f'<div class="newsqa-meta">{meta}</div>{flag}<p class="newsqa-passage">{body}</p></div>'
     )
 
 
@@ -328,6 +334,7 @@ _CSS = """
 .newsqa-card { border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px; padding: 8px 12px; margin: 6px 0; }
 .newsqa-meta { color: var(--body-text-color-subdued, #666); font-size: 0.9em; }
 .newsqa-card mark { background: #fff3a0; color: #111; }
+.newsqa-flag { font-size: 0.9em; color: #8a4b00; margin: 2px 0; }
 .newsqa-card.newsqa-flash { outline: 3px solid #f5b400; }
 .newsqa-passage { margin: 4px 0 0 0; }
 .newsqa-earlier { margin-top: 10px; color: var(--body-text-color-subdued, #666); }

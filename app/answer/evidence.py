@@ -74,6 +74,11 @@ def is_control(sentence: str) -> bool:
     return bool(_TURN.search(sentence) or _ORDER.search(sentence))
 
 
+def carries_control_text(text: str) -> bool:
+    """Whether a text holds chat-role or control markup anywhere (its source card says so)."""
+    return bool(turn_lines(text)) or bool(_ORDER.search(text))
+
+
 def leans_back(sentence: str) -> bool:
     """Whether the sentence needs the one before it to be understood ("They are 37-45-2 in those games.")."""
     return bool(_LEANS_BACK.match(sentence))

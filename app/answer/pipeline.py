@@ -14,7 +14,7 @@ from ingest.store import Store
 from ..models import Answer, Citation
 from ..retrieval import Filters, Retriever
 from .choices import choice_draft, pick_choice, split_choices
-from .citing import Draft, attribute, compose_text
+from .citing import Draft, attribute, compose_text, mark_control_text
 from .decide import abstain_reason, abstention, index_stats
 from .evidence import EvidenceScorer
 from .extractive import choose_evidence, extractive, order_newest_first
@@ -114,6 +114,7 @@ class AnswerPipeline:
         """The Answer: dated by its newest cited article, each citation naming the story's other outlets."""
         dates = [c.date for c in draft.citations if c.date]
         self._name_copies(draft.citations)
+        mark_control_text(draft.citations, self.store)
         return Answer(
             question=question,
             text=compose_text(draft.sentences),
