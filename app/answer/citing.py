@@ -108,3 +108,4 @@ class Draft:
     warnings: list[str] = field(default_factory=list)
     streamed: bool = False
     abstain: str | None = None  # why the answer is an abstention after all (the model declined)
+    context: list[Citation] = field(default_factory=list)  # close passages shown beside the answer, not in its text
