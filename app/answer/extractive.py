@@ -25,6 +25,7 @@ class Selection:
     """Sentences chosen for an answer: groups of adjacent sentences, one citation each."""
 
     groups: list[list[Evidence]]
+    lead: bool = False  # the first group is the answer's lead: its sentences read as one claim, cited once
 
 
 def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
@@ -79,6 +80,10 @@ def extractive(selection: Selection) -> tuple[list[AnswerSentence], list[Citatio
     sentences, citations = [], []
     for n, group in enumerate(selection.groups, start=1):
         citations.append(citation_for(n, group))
+        if n == 1 and selection.lead and len(group) > 1:
+            text = " ".join(inert_marks(e.text) for e in group)
+            sentences.append(AnswerSentence(text=text, citations=[n], support="quoted", score=round(max(e.score for e in group), 3)))
+            continue
         for e in group:
             sentences.append(AnswerSentence(text=inert_marks(e.text), citations=[n], support="quoted", score=round(e.score, 3)))
     return sentences, citations
@@ -215,3 +220,13 @@ def lead_answer(lead: Lead) -> tuple[list[AnswerSentence], list[Citation], list[
         sentences.append(AnswerSentence(text=text, citations=[1], support="quoted", score=round(lead.group[-1].score, 3)))
     context = [citation_for(len(citations) + i, g) for i, g in enumerate(lead.context, start=1)]
     return sentences, citations, context
+
+
+def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning) -> Selection:
+    """The default composer's quotes with the lead-first choice first: its group, then the other
+    groups in their order (those sharing a sentence with it left out), `max_groups` in all."""
+    if not lead.group:
+        return selection
+    taken = {(e.passage.chunk_id, e.order) for e in lead.group}
+    rest = [g for g in selection.groups if not taken & {(e.passage.chunk_id, e.order) for e in g}]
+    return Selection([lead.group, *rest][: tuning.max_groups], lead=True)

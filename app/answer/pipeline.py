@@ -17,7 +17,7 @@ from .choices import choice_draft, pick_choice, split_choices
 from .citing import Draft, attribute, compose_text, mark_control_text
 from .decide import abstain_reason, abstention, index_stats, near_miss
 from .evidence import EvidenceScorer
-from .extractive import choose_evidence, choose_lead, extractive, lead_answer, order_newest_first
+from .extractive import choose_evidence, choose_lead, extractive, lead_answer, lead_the_quotes, order_newest_first
 from .generative import generate
 from .judge import Judge
 from .question import asked_words, retrieval_query
@@ -115,7 +115,10 @@ class AnswerPipeline:
                 return
             draft = Draft(sentences, citations, context=context)
         else:
-            sentences, citations = extractive(order_newest_first(choose_evidence(evidence, self.tuning)))
+            selection = order_newest_first(choose_evidence(evidence, self.tuning))
+            if self.tuning.lead_in_quotes:
+                selection = lead_the_quotes(selection, choose_lead(evidence, stem, self.tuning, today), self.tuning)
+            sentences, citations = extractive(selection)
             draft = Draft(sentences, citations, attribute(sentences, citations))
         answer = self.finish(question, draft, mode)
         if not draft.streamed:

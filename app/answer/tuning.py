@@ -32,6 +32,7 @@ class Tuning:
     # Lead with the answer (extractive): one quote that states what was asked, the other close
     # sentences as context; a near-miss when none does (BENCHMARKS.md, issue 16).
     lead_first: bool = False
+    lead_in_quotes: bool = True  # the quoted answer opens with the lead-first choice, the other quotes after it as before
     lead_ratio: float = 0.6  # the lead is one of the sentences scoring at least this share of the best ...
     lead_pool: int = 8  # ... and among the best this many
     lead_kind_weight: float = 0.2  # its lead value: the score, plus this when it holds the asked kind (a date, number, name)
