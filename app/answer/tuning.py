@@ -45,7 +45,7 @@ class Tuning:
     near_miss: bool = True  # when no close sentence states what was asked, say so (False: lead with the best one anyway)
     relation_share: float = 0.5  # it says the verb asked about ("commanded") and this share of the other words asked about
     relation_dense: float = 0.5  # ... or its meaning is this close to the question's (a question of no particular kind)
-    relation_dense_kind: float = 0.6  # ... or this close, for a question asking a date, number or name
+    relation_dense_kind: float = 0.65  # ... or this close, for a question asking a date, number or name
     topic_credit: float = 0.6  # a name found in the sentence's article, not the sentence
     date_weight: float = 0.25  # bonus when the article's date is in a period the question names
     type_weight: float = 0.1  # bonus when the sentence offers the kind of answer asked for (a number, a name)
