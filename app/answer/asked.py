@@ -71,6 +71,14 @@ def asked_kind(question: str) -> str | None:
 _WHICH_NOUN = re.compile(r"^\W*(?:(?:in|on|at|by|for|from|to|of|with)\s+)?which\s+([\w-]+)", re.I)
 
 
+def which_noun(question: str) -> str | None:
+    """The noun a "which" asks about, lower case: "Which city did ...?" -> "city"; None without one."""
+    m = _WHICH_NOUN.match(asked_sentence(question))
+    if m is None or fold(m.group(1)) in _AUX_WORDS | STOPWORDS:
+        return None
+    return re.split(r"['’]", m.group(1).lower())[0]
+
+
 # Spans of the kinds of answer, found by shape: a general rule set (dates, numbers, capitalised
 # names), not a trained recogniser (see BENCHMARKS.md, "Leading with the answer", for why).
 _MONTH = (

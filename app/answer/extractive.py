@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from ingest.terms import QUESTION_WORDS, terms
 
 from ..models import AnswerSentence, Citation
-from .asked import answer_spans, asked_kind, asked_relation, asks_wh, holds_what_is_asked, relation_roots, says_relation
+from .asked import (
+    answer_spans,
+    asked_kind,
+    asked_relation,
+    asks_wh,
+    holds_what_is_asked,
+    relation_roots,
+    says_relation,
+    which_noun,
+)
 from .citing import citation_for, inert_marks
 from .evidence import Evidence, leans_back, same_claim
 from .question import asked_sentence
@@ -201,6 +210,13 @@ def answer_span(e: Evidence, question: str, kind: str | None) -> tuple[int, int]
     spans = answer_spans(kind, e.text, question)
     if not spans:
         return None
+    head = which_noun(question)
+    if head:
+        # "Which city ...?" is answered by the name the sentence calls a city: "the city of Palmyra", "Palmyra city".
+        called = [(a, b) for a, b in spans if re.search(rf"\b{re.escape(head)}(?:\s+of)?\s+(?:the\s+)?$", e.text[:a].lower())]
+        called += [(a, b) for a, b in spans if re.match(rf"\s+{re.escape(head)}\b", e.text[b:].lower())]
+        if called:  # "the city of Palmyra" before "the Syrian city"
+            return e.start + called[0][0], e.start + called[0][1]
     wanted = {t for t in terms(question) if t not in QUESTION_WORDS}
     hits = [m.start() for m in re.finditer(r"[\w’'-]+", e.text) if set(terms(m.group(0))) & wanted]
     a, b = min(spans, key=lambda s: min((min(abs(h - s[0]), abs(h - s[1])) for h in hits), default=0))
