@@ -243,6 +243,15 @@ def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning) -> Selecti
     groups in their order (those sharing a sentence with it left out), `max_groups` in all."""
     if not lead.group:
         return selection
-    taken = {(e.passage.chunk_id, e.order) for e in lead.group}
-    rest = [g for g in selection.groups if not taken & {(e.passage.chunk_id, e.order) for e in g}]
-    return Selection([lead.group, *rest][: tuning.max_groups], lead=True)
+    def keys(group: list[Evidence]) -> set[tuple[str, int]]:
+        return {(e.passage.chunk_id, e.order) for e in group}
+
+    taken = keys(lead.group)
+    first = list(lead.group)
+    for g in selection.groups:
+        if taken & keys(g):  # the quotes already hold the lead, with the sentence that leans on it: keep them together
+            extra = [e for e in g if (e.passage.chunk_id, e.order) not in taken]
+            first = sorted(first + extra, key=lambda e: e.order)
+            taken |= keys(extra)
+    rest = [g for g in selection.groups if not taken & keys(g)]
+    return Selection([first, *rest][: tuning.max_groups], lead=True)
