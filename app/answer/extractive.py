@@ -243,6 +243,12 @@ def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning) -> Selecti
     groups in their order (those sharing a sentence with it left out), `max_groups` in all."""
     if not lead.group:
         return selection
+    # Sources of several dates may disagree (a city held by one side, then the other): the newest
+    # leads, so a lead from an older article than the quotes' newest leaves them as they are.
+    newest = max((g[0].passage.date for g in selection.groups if g[0].passage.date), default=None)
+    if newest is not None and (lead.group[0].passage.date or "") < newest:
+        return selection
+
     def keys(group: list[Evidence]) -> set[tuple[str, int]]:
         return {(e.passage.chunk_id, e.order) for e in group}
 
