@@ -37,7 +37,10 @@ _LABELS = frozenset(
 )
 
 RETRIEVAL_KEYS = ("hit@1", "hit@5", "hit@10", "recall@10", "mrr@10", "ndcg@10", "n")
-ANSWER_KEYS = ("accuracy", "accuracy_strict", "answered_rate", "abstention_precision", "abstention_recall", "n")
+ANSWER_KEYS = (
+    "accuracy", "accuracy_strict", "accuracy_first", "words_p50", "answered_rate", "answerable_answered",
+    "abstention_precision", "abstention_recall", "n",
+)
 
 
 # --- questions ------------------------------------------------------------------------------
@@ -190,6 +193,17 @@ def answer_correct(q: EvalQuestion, text: str, abstained: bool, strict: bool = F
     return True
 
 
+def first_claim(text: str) -> str:
+    """An answer's text up to its first citation mark: what a reader takes as the answer."""
+    m = re.search(r"\[\d+\]", text)
+    return text[: m.start()] if m else text
+
+
+def answer_words(text: str) -> int:
+    """Words of an answer's text, citation marks left out."""
+    return len(re.sub(r"\s*\[\d+\]", "", text).split())
+
+
 def supporting_facts(q: EvalQuestion) -> list[str]:
     """What a cited passage must contain to support the answer: evidence text or a gold answer."""
     return [t for t in q.evidence_text if t.strip()] + [a for a in q.answers if normalise(a) not in _LABELS]
@@ -229,10 +243,17 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     asked = [r for r in records if r.get("answer") is not None]
     unanswerable = [r for r in asked if not r["evidence_ids"]]
     abstained = [r for r in asked if r["answer"]["abstained"]]
+    # The lead: of the answerable questions answered, how often the first claim (the text before
+    # the first [n]) already holds a gold answer; and how long answers are (answered questions).
+    answered_answerable = [r for r in asked if r["evidence_ids"] and not r["answer"]["abstained"]]
+    words_p50 = percentile([r["answer"]["words"] for r in asked if not r["answer"]["abstained"] and "words" in r["answer"]], 50)
     answers = {
         "accuracy": _mean([float(r["answer"]["correct"]) for r in asked]),
         "accuracy_strict": _mean([float(r["answer"]["correct_strict"]) for r in asked]),
+        "accuracy_first": _mean([float(r["answer"].get("correct_first", False)) for r in answered_answerable]),
+        "words_p50": round(words_p50, 1) if words_p50 is not None else None,
         "answered_rate": _ratio(len(asked) - len(abstained), len(asked)),
+        "answerable_answered": _ratio(len(answered_answerable), len(asked) - len(unanswerable)),
         "abstention_precision": _ratio(sum(1 for r in abstained if not r["evidence_ids"]), len(abstained)),
         "abstention_recall": _ratio(sum(1 for r in unanswerable if r["answer"]["abstained"]), len(unanswerable)),
         "n": len(asked),
@@ -341,6 +362,8 @@ def _run_one(q: EvalQuestion, searcher: Searcher, answerer: Answerer | None, k: 
         "abstained": bool(answer.abstained),
         "correct": answer_correct(q, answer.text, answer.abstained),
         "correct_strict": answer_correct(q, answer.text, answer.abstained, strict=True),
+        "correct_first": answer_correct(q, first_claim(answer.text), answer.abstained),
+        "words": answer_words(answer.text),
         "citations": [
             {"article_id": c.article_id, "quote": c.quote, "supports": citation_supports(c.passage or c.quote, q)}
             for c in answer.citations
@@ -427,10 +450,12 @@ def format_table(report: dict[str, Any]) -> str:
 __all__ = [
     "EvalQuestion",
     "answer_correct",
+    "answer_words",
     "citation_supports",
     "contains",
     "corpus_data_dir",
     "evaluate",
+    "first_claim",
     "format_table",
     "hit_at",
     "load_questions",

@@ -23,6 +23,8 @@ class Citation:
     passage_start: int = 0
     also_published_by: list[str] = field(default_factory=list)  # outlets that ran the same story (syndicated copies)
     spans: list[list[int]] = field(default_factory=list)  # [start, end] of each quoted sentence, in article offsets
+    answer_span: list[int] | None = None  # [start, end] of the words that answer (a date, a number, a name), article offsets
+    control_text: bool = False  # the article carries chat-role or control text ("Assistant:", <|im_start|>): never the answer
 
 
 SUPPORT_LABELS = {
@@ -55,6 +57,7 @@ class Answer:
     searched: dict = field(default_factory=dict)  # what was looked at, for honest abstentions
     notes: list[str] = field(default_factory=list)  # e.g. what the citation check removed
     warnings: list[str] = field(default_factory=list)  # shown to the reader, e.g. the model server was down
+    context: list[Citation] = field(default_factory=list)  # other close passages, to open: not part of the answer text
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +85,15 @@ class Answer:
             lines.append(f"[{c.n}] {c.title or '(untitled)'} ({where}){' ' + c.url if c.url else ''}")
             if c.also_published_by:
                 lines.append(f"    also published by {', '.join(c.also_published_by)}")
+            lines.append(f"    > {c.quote}")
+            if c.control_text:
+                lines.append("    (this article carries chat-role or control text; none of it is used as an answer)")
+        if self.context:
+            lines.append("")
+            lines.append("Closest passages (they don't answer the question):" if self.abstained else "Context (related passages, not the answer):")
+        for c in self.context:
+            where = ", ".join(x for x in (c.source or "outlet unknown", c.date or "date unknown") if x)
+            lines.append(f"  - {c.title or '(untitled)'} ({where}){' ' + c.url if c.url else ''}")
             lines.append(f"    > {c.quote}")
         if self.sentences:
             lines.append("")

@@ -86,9 +86,15 @@ def source_card(c: Citation, turn: int = 1) -> str:
     if also:
         meta += f" · also published by {html.escape(', '.join(also))}"
     body = _highlighted(c)
+    flag = (
+        '<div class="newsqa-flag">⚠️ This article carries chat-role or control text (text written to steer a chatbot); '
+        "none of it is used as an answer.</div>"
+        if getattr(c, "control_text", False)
+        else ""
+    )
     return (
         f'<div class="newsqa-card" id="source-{turn}-{c.n}"><div class="newsqa-card-title"><b>[{c.n}]</b> {link}</div>'
-        f'<div class="newsqa-meta">{meta}</div><p class="newsqa-passage">{body}</p></div>'
+        f'<div class="newsqa-meta">{meta}</div>{flag}<p class="newsqa-passage">{body}</p></div>'
     )
 
 
@@ -109,21 +115,49 @@ def _highlighted(c: Citation) -> str:
             merged[-1] = (merged[-1][0], max(y, merged[-1][1]))
         else:
             merged.append((x, y))
+    # The words that answer (a date, a number, a name) stand out inside their sentence's mark.
+    key = None
+    span = getattr(c, "answer_span", None)
+    if span and len(span) == 2:
+        ka, kb = span[0] - c.passage_start, span[1] - c.passage_start
+        if any(x <= ka < kb <= y for x, y in merged):
+            key = (ka, kb)
+
+    def marked(x: int, y: int) -> str:
+        if key is None or not (x <= key[0] < key[1] <= y):
+            return html.escape(passage[x:y])
+        return (
+            f"{html.escape(passage[x : key[0]])}<strong class=\"newsqa-answer\">{html.escape(passage[key[0] : key[1]])}</strong>"
+            f"{html.escape(passage[key[1] : y])}"
+        )
+
     out, at = [], 0
     for x, y in merged:
         x = max(x, at)
-        out.append(f"{html.escape(passage[at:x])}<mark>{html.escape(passage[x:y])}</mark>")
+        out.append(f"{html.escape(passage[at:x])}<mark>{marked(x, y)}</mark>")
         at = y
     return "".join(out) + html.escape(passage[at:])
 
 
+def context_card(c: Citation, turn: int = 1) -> str:
+    """A close passage shown beside the answer (or a near-miss): a source card marked as context, not cited."""
+    card = source_card(c, turn).replace('class="newsqa-card"', 'class="newsqa-card newsqa-context"', 1)
+    return card.replace(f"<b>[{c.n}]</b>", "<b>context</b>", 1)
+
+
 def sources_html(answer: Answer | None, turn: int = 1) -> str:
-    """The source cards of one answer (an empty panel when there are none)."""
-    if answer is None or not answer.citations:
+    """The source cards of one answer, then its context cards (an empty panel when there are none)."""
+    context = list(getattr(answer, "context", None) or []) if answer is not None else []
+    if answer is None or not (answer.citations or context):
         return '<div class="newsqa-sources"></div>'
+    extra = ""
+    if context:
+        label = "Closest passages (they don't answer the question)" if answer.abstained else "Context: other close passages"
+        extra = f'<div class="newsqa-context-label">{label}</div>' + "".join(context_card(c, turn) for c in context)
     return (
         f'<div class="newsqa-sources" data-turn="{turn}">'
         + "".join(source_card(c, turn) for c in answer.citations)
+        + extra
         + "</div>"
     )
 
@@ -328,6 +362,10 @@ _CSS = """
 .newsqa-card { border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px; padding: 8px 12px; margin: 6px 0; }
 .newsqa-meta { color: var(--body-text-color-subdued, #666); font-size: 0.9em; }
 .newsqa-card mark { background: #fff3a0; color: #111; }
+.newsqa-card mark strong.newsqa-answer { background: #ffd24d; }
+.newsqa-card.newsqa-context { opacity: 0.85; border-style: dashed; }
+.newsqa-context-label { font-size: 0.9em; margin-top: 8px; color: var(--body-text-color-subdued, #666); }
+.newsqa-flag { font-size: 0.9em; color: #8a4b00; margin: 2px 0; }
 .newsqa-card.newsqa-flash { outline: 3px solid #f5b400; }
 .newsqa-passage { margin: 4px 0 0 0; }
 .newsqa-earlier { margin-top: 10px; color: var(--body-text-color-subdued, #666); }

@@ -13,9 +13,11 @@ from app.evaluation import (
     RETRIEVAL_KEYS,
     EvalQuestion,
     answer_correct,
+    answer_words,
     citation_supports,
     contains,
     evaluate,
+    first_claim,
     hit_at,
     load_questions,
     mrr_at,
@@ -108,6 +110,29 @@ def test_citations_need_the_evidence_or_a_gold_answer_not_a_label():
     assert citation_supports("Google pays Apple to be the default.", yes_no)
 
 
+def test_the_first_claim_is_the_text_before_the_first_mark():
+    text = "The Eagles won Super Bowl LIX [1]. The Chiefs lost [2]."
+    assert first_claim(text) == "The Eagles won Super Bowl LIX "
+    assert first_claim("No marks here.") == "No marks here."
+    assert answer_words(text) == 9  # marks are not words
+    eagles = q(answers=["Philadelphia Eagles", "Eagles"])
+    assert answer_correct(eagles, first_claim(text), abstained=False)
+    assert not answer_correct(eagles, first_claim("The Chiefs lost [1]. The Eagles won [2]."), abstained=False)
+
+
+def test_accuracy_first_and_words_p50_read_the_lead_of_answered_answerable_questions():
+    def rec(evidence, correct_first, words, abstained=False):
+        answer = {"text": "x", "abstained": abstained, "correct": correct_first, "correct_strict": correct_first,
+                  "correct_first": correct_first, "words": words, "citations": []}
+        return _record(evidence, answer)
+
+    s = summarise([rec(["d"], True, 20), rec(["d"], False, 40), rec(["d"], False, 0, abstained=True), rec([], False, 30)])
+    a = s["answers"]
+    # 1 of the 2 answered answerable questions leads with a gold answer; the abstention is not counted.
+    assert a["accuracy_first"] == 0.5 and a["answerable_answered"] == round(2 / 3, 4)
+    assert a["words_p50"] == 30.0  # over the answered questions: 20, 30, 40
+
+
 def test_with_choices_reads_like_a_typed_question():
     assert with_choices("Which country?", ["Italy", "France", "Peru"]) == "Which country? Is it Italy, France or Peru?"
     assert with_choices("Which country?", []) == "Which country?"
@@ -131,7 +156,8 @@ def test_summary_of_answers_abstentions_and_citations():
     right_abstain = {"text": "x", "abstained": True, "correct": True, "correct_strict": True, "citations": []}
     missed = {"text": "x", "abstained": False, "correct": False, "correct_strict": False, "citations": [{"supports": False}]}
     s = summarise([_record(["d"], good), _record(["d"], wrong_abstain), _record([], right_abstain), _record([], missed)])
-    assert s["answers"] == {"accuracy": 0.5, "accuracy_strict": 0.25, "answered_rate": 0.5,
+    assert s["answers"] == {"accuracy": 0.5, "accuracy_strict": 0.25, "accuracy_first": 0.0, "words_p50": None,
+                            "answered_rate": 0.5, "answerable_answered": 0.5,
                             "abstention_precision": 0.5, "abstention_recall": 0.5, "n": 4}
     # Only the answered answerable question counts: 1 of its 2 citations supports it.
     assert s["citations"] == {"precision": 0.5, "recall": 1.0}

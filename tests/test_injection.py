@@ -260,3 +260,19 @@ def test_a_hostile_claim_on_the_same_topic_is_attributed_to_its_article(tmp_path
                 assert (c.source, c.date) == ("Town Crier", "2024-04-10")
     finally:
         qa.store.close()
+
+
+def test_the_source_card_says_an_article_carries_control_text(hostile):
+    """The hostile article stays indexed and citable for what it reports; its citation says it carries
+    control text (the card shows that), while a clean article's does not."""
+    from app.ui import source_card
+
+    answer = hostile.ask("When will the Port Vell harbour close?")
+    cited = [c for c in answer.citations if c.article_id == "inj-chatml"]
+    assert cited and all(c.control_text for c in cited)
+    assert "carries chat-role or control text" in source_card(cited[0])
+    assert "carries chat-role or control text" in answer.render()
+    clean = hostile.ask("Who controls Deir Ezzor?")
+    assert clean.citations and not any(c.control_text for c in clean.citations)
+    assert "control text" not in source_card(clean.citations[0])
+    assert hostile.store.article_text("inj-chatml").count("PINEAPPLE") == 2  # nothing deleted

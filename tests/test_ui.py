@@ -295,3 +295,12 @@ def test_a_card_marks_each_supporting_sentence_and_adjacent_ones_as_one():
     assert card.count("<mark>") == 2 and "<mark>The Eagles won 40-22.</mark> Fans cheered. <mark>The game" in card
     together = source_card(Citation(**{**c.__dict__, "spans": [[0, 21], [22, 35]], "quote": text[:35], "end": 35}))
     assert together.count("<mark>") == 1 and "<mark>The Eagles won 40-22. Fans cheered.</mark>" in together
+
+
+def test_a_card_says_when_its_article_carries_control_text():
+    text = "The harbour will close on 3 March."
+    c = Citation(n=1, article_id="x", title="t", source=None, date=None, url=None, quote=text, start=0, end=len(text),
+                 passage=text, spans=[[0, len(text)]])
+    assert "control text" not in source_card(c)
+    flagged = source_card(Citation(**{**c.__dict__, "control_text": True}))
+    assert "carries chat-role or control text" in flagged and "<mark>" in flagged

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..models import AnswerSentence, Citation
-from .evidence import Evidence
+from .evidence import Evidence, carries_control_text
 
 
 def citation_for(n: int, group: list[Evidence]) -> Citation:
@@ -33,6 +33,19 @@ def citation_for(n: int, group: list[Evidence]) -> Citation:
         passage_start=p.start,
         spans=[[e.start, e.end] for e in group],
     )
+
+
+def mark_control_text(citations: list[Citation], store) -> list[Citation]:
+    """Flag each citation whose article carries chat-role or control text, for its source card.
+
+    Nothing is deleted: the article stays indexed and citable; its flagged sentences are never the answer.
+    """
+    seen: dict[str, bool] = {}
+    for c in citations:
+        if c.article_id not in seen:
+            seen[c.article_id] = carries_control_text(store.article_text(c.article_id) or c.passage or c.quote)
+        c.control_text = seen[c.article_id]
+    return citations
 
 
 def inert_marks(text: str) -> str:
@@ -95,3 +108,4 @@ class Draft:
     warnings: list[str] = field(default_factory=list)
     streamed: bool = False
     abstain: str | None = None  # why the answer is an abstention after all (the model declined)
+    context: list[Citation] = field(default_factory=list)  # close passages shown beside the answer, not in its text

@@ -12,11 +12,13 @@ from typing import Any
 
 from ingest.store import Passage, Store
 
-from ..models import Answer
+from ..models import Answer, Citation
 from ..retrieval import Filters
+from .asked import not_said
 from .evidence import Evidence
 from .tuning import Tuning
 
+# Nothing close was found (a near-miss, the topic without the fact, says `not_said` instead).
 ABSTAIN_TEXT = "The indexed articles don't say."
 
 
@@ -50,12 +52,27 @@ def index_stats(store: Store) -> dict[str, Any]:
     }
 
 
-def abstention(question: str, passages: list[Passage], filters: Filters, mode: str, stats: dict[str, Any], reason: str) -> Answer:
-    """The honest non-answer: what was searched, and the closest articles."""
+def _closest(passages: list[Passage], context: list[Citation] | None = None) -> list[dict[str, Any]]:
+    """The closest articles, at most three: those of the context cards when there are some, in their order."""
     closest: list[dict[str, Any]] = []
-    for p in passages:
+    for p in context or passages:
         if len(closest) < 3 and all(c["article_id"] != p.article_id for c in closest):
-            closest.append({"title": p.title or "(untitled)", "source": p.source, "date": p.date, "article_id": p.article_id})
+            date = p.date
+            closest.append({"title": p.title or "(untitled)", "source": p.source, "date": date, "article_id": p.article_id})
+    return closest
+
+
+def _names(closest: list[dict[str, Any]]) -> str:
+    return "; ".join(f"\u201c{c['title']}\u201d ({c['source'] or 'outlet unknown'}, {c['date'] or 'date unknown'})" for c in closest)
+
+
+def abstention(
+    question: str, passages: list[Passage], filters: Filters, mode: str, stats: dict[str, Any], reason: str,
+    missing: list[str] | None = None,
+) -> Answer:
+    """The honest non-answer when nothing close was found: what was searched, the closest articles,
+    and the question's names no article mentions (`missing`)."""
+    closest = _closest(passages)
     span = ""
     if stats["date_from"]:
         span = f", published {stats['date_from']} to {stats['date_to']}"
@@ -64,15 +81,37 @@ def abstention(question: str, passages: list[Passage], filters: Filters, mode: s
     text = f"{ABSTAIN_TEXT} I searched {n} article{'s' if n != 1 else ''}{span}{undated}"
     if filters:
         text += " within your filters"
+    if missing:
+        text += f"; none mentions {', '.join(missing)}"
     if closest:
-        names = "; ".join(f"\u201c{c['title']}\u201d ({c['source'] or 'outlet unknown'}, {c['date'] or 'date unknown'})" for c in closest)
-        text += f"; the closest {'were' if len(closest) > 1 else 'was'} {names}"
+        text += f"; the closest {'were' if len(closest) > 1 else 'was'} {_names(closest)}"
     text += "."
     return Answer(
         question=question,
         text=text,
         abstained=True,
         mode=mode,
-        searched={"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"], "closest": closest},
+        searched={"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"],
+                  "closest": closest, "found": "nothing"},
         notes=[f"abstained: {reason}"],
+    )
+
+
+def near_miss(question: str, passages: list[Passage], context: list[Citation], mode: str, stats: dict[str, Any], kind: str | None) -> Answer:
+    """The articles hold the topic but no close sentence states the fact: say so plainly, with the
+    closest passages as context, not as the answer ("The articles don't say who commanded the submarines.")."""
+    closest = _closest(passages, context)
+    text = not_said(question)
+    if closest:
+        text += f" The closest passages, shown as context, are from {_names(closest)}: they touch the topic but don't say this."
+    wanted = {"date": "a date", "number": "a number", "name": "a name"}.get(kind or "", "the fact")
+    return Answer(
+        question=question,
+        text=text,
+        abstained=True,
+        mode=mode,
+        searched={"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"],
+                  "closest": closest, "found": "topic"},
+        notes=[f"abstained: no close sentence states {wanted} about what was asked"],
+        context=context,
     )

@@ -76,6 +76,11 @@ def is_control(sentence: str) -> bool:
     return bool(_TURN.search(sentence) or _ORDER.search(sentence))
 
 
+def carries_control_text(text: str) -> bool:
+    """Whether a text holds chat-role or control markup anywhere (its source card says so)."""
+    return bool(turn_lines(text)) or bool(_ORDER.search(text))
+
+
 def leans_back(sentence: str) -> bool:
     """Whether the sentence needs the one before it to be understood ("They are 37-45-2 in those games.")."""
     return bool(_LEANS_BACK.match(sentence))
@@ -229,12 +234,17 @@ class EvidenceScorer:
         keys = key_terms(question)
         if not keys:
             return 1.0
+        return 1.0 - len(self.missing_keys(question, passages, keys)) / len(keys)
+
+    def missing_keys(self, question: str, passages: list[Passage], keys: list[str] | None = None) -> list[str]:
+        """The question's names and numbers that none of the passages holds (in the question's order)."""
+        keys = key_terms(question) if keys is None else keys
         found: set[str] = set()
         for p in passages:
             text = " ".join(x for x in (p.title, p.source, p.published_at, p.text) if x)
             found |= set(terms(text)) | numbers(text) | set(words(text)) | acronyms(text)
         found |= covered_terms(terms(question), found, self.variants)  # "Dayr az-Zawr" is in a text saying "Deir Ezzor"
-        return sum(1 for k in keys if k in found or self._common(k)) / len(keys)
+        return [k for k in keys if not (k in found or self._common(k))]
 
     def _common(self, key: str) -> bool:
         """A name most of the index mentions ("US" in American news) says nothing about a topic

@@ -6,11 +6,26 @@ sources; `extractive` turns the chosen sentences into answer sentences and citat
 
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import dataclass
 
+from ingest.terms import QUESTION_WORDS, terms
+
 from ..models import AnswerSentence, Citation
+from .asked import (
+    answer_spans,
+    asked_kind,
+    asked_relation,
+    asks_wh,
+    holds_what_is_asked,
+    relation_roots,
+    says_relation,
+    which_noun,
+)
 from .citing import citation_for, inert_marks
 from .evidence import Evidence, leans_back, same_claim
+from .question import asked_sentence
 from .tuning import Tuning
 
 
@@ -19,6 +34,7 @@ class Selection:
     """Sentences chosen for an answer: groups of adjacent sentences, one citation each."""
 
     groups: list[list[Evidence]]
+    lead: bool = False  # the first group is the answer's lead: its sentences read as one claim, cited once
 
 
 def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
@@ -73,6 +89,175 @@ def extractive(selection: Selection) -> tuple[list[AnswerSentence], list[Citatio
     sentences, citations = [], []
     for n, group in enumerate(selection.groups, start=1):
         citations.append(citation_for(n, group))
+        if n == 1 and selection.lead and len(group) > 1:
+            text = " ".join(inert_marks(e.text) for e in group)
+            sentences.append(AnswerSentence(text=text, citations=[n], support="quoted", score=round(max(e.score for e in group), 3)))
+            continue
         for e in group:
             sentences.append(AnswerSentence(text=inert_marks(e.text), citations=[n], support="quoted", score=round(e.score, 3)))
     return sentences, citations
+
+
+# --- leading with the answer (Tuning.lead_first) ----------------------------------------------
+
+
+@dataclass
+class Lead:
+    """The lead-first composition: the answer's quote (one sentence, two at most, of one passage),
+    the answering words in it, and the other close sentences as context (not answer text).
+
+    `group` is empty for a near-miss: the passages hold the topic but no close sentence states the fact.
+    """
+
+    group: list[Evidence]
+    context: list[list[Evidence]]
+    span: tuple[int, int] | None = None  # the answering words, article offsets
+    kind: str | None = None
+
+
+def _states(e: Evidence, question: str, kind: str | None, relation: list[str], who: bool, tuning: Tuning) -> bool:
+    """Whether a sentence states what was asked: something of the asked kind, the verb asked about
+    (or a meaning this close to the question's), and the question's own numbers, months and negation."""
+    if not says_relation(relation, e.text, tuning.relation_share):
+        if e.dense < (tuning.relation_dense if kind is None else tuning.relation_dense_kind):
+            return False
+    if not holds_what_is_asked(question, e.text, e.passage.date):
+        return False
+    return kind is None or bool(answer_spans(kind, e.text, question)) or (who and bool(relation))
+
+
+def recency(date: str | None, today: str | None, days: float) -> float:
+    """1.0 for an article of `today`, falling to 0.0 at `days` old (and for undated or later articles)."""
+    if not date or not today or days <= 0:
+        return 0.0
+    try:
+        age = (_day(today) - _day(date)).days
+    except ValueError:
+        return 0.0
+    return max(0.0, 1.0 - age / days) if age >= 0 else 0.0
+
+
+def _day(iso: str) -> datetime.date:
+    return datetime.date.fromisoformat(iso[:10])
+
+
+def lead_value(e: Evidence, question: str, kind: str | None, tuning: Tuning, today: str | None = None) -> float:
+    """How good a lead a sentence makes: its score, plus holding the asked kind, a meaning close to the
+    question's, opening its passage (news states the fact first and explains after) and being news
+    as of the day asked (a quiz's "this week", a reader's "now")."""
+    holds = 1.0 if kind is not None and answer_spans(kind, e.text, question) else 0.0
+    opens = 1.0 if e.order == 0 and not leans_back(e.text) else 0.0
+    return (
+        e.score
+        + tuning.lead_kind_weight * holds
+        + tuning.lead_dense_weight * e.dense
+        + tuning.lead_focus_weight * e.focus
+        + tuning.lead_open_weight * opens
+        + tuning.lead_recent_weight * recency(e.passage.date, today, tuning.recent_days)
+    )
+
+
+def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: str | None = None) -> Lead:
+    """The lead: of the sentences within `lead_ratio` of the best score (at most `lead_pool`), the one
+    with the best `lead_value` that states what was asked; a yes/no question leads with its best
+    sentence. When the lead holds nothing of the asked kind, a sentence of the same passage that does
+    joins it. The rest are context, the default composer's way (`choose_evidence`)."""
+    pool = [e for e in ranked if not e.control]
+    if not pool:
+        return Lead([], [])
+    kind = asked_kind(question)
+    best = pool[0]
+    close = [e for e in pool[: tuning.lead_pool] if e.score >= tuning.lead_ratio * best.score]
+    if not asks_wh(question):
+        found = close[:1]  # "Did the Verge report ...?" is weighed across articles, not read from one
+    else:
+        relation = asked_relation(question)
+        who = bool(re.match(r"(?i)\s*(who|whom)\b", asked_sentence(question)))
+        found = [e for e in close if e.match >= tuning.min_score and _states(e, question, kind, relation, who, tuning)]
+    if not found and not tuning.near_miss:
+        found = [e for e in close if e.match >= tuning.min_score] or close[:1]
+    if not found:
+        context = choose_evidence(ranked, tuning).groups
+        return Lead([], context, None, kind)
+    relation = asked_relation(question)
+
+    def value(e: Evidence) -> float:
+        # Saying it with the question's verb ("the militants control") states it; "under the control of" describes.
+        verbal = bool(relation) and relation[-1] in relation_roots(e.text, as_verb=True)
+        return lead_value(e, question, kind, tuning, today) + tuning.lead_verb_weight * verbal
+
+    lead = max(found, key=value)
+    by_pos = {(e.passage.chunk_id, e.order): e for e in ranked}
+    group = [lead]
+    prev = by_pos.get((lead.passage.chunk_id, lead.order - 1))
+    if prev is not None and not prev.control and leans_back(lead.text):
+        group.insert(0, prev)  # "They still control ..." needs its subject
+    elif kind is not None and not answer_spans(kind, lead.text, question):
+        # The lead says it without the answer's words ("The militants control ..."): a close
+        # sentence of the same passage that holds them joins it.
+        more = [e for e in found if e is not lead and e.passage.chunk_id == lead.passage.chunk_id and answer_spans(kind, e.text, question)]
+        if more:
+            group = sorted([lead, more[0]], key=lambda e: e.order)
+    used = {(g.passage.chunk_id, g.order) for g in group}
+    rest = [e for e in ranked if (e.passage.chunk_id, e.order) not in used and not any(same_claim(e.text, g.text) for g in group)]
+    context = choose_evidence(rest, tuning).groups[: max(tuning.max_groups - 1, 0)] if rest else []
+    return Lead(group, context, answer_span(lead, question, kind), kind)
+
+
+def answer_span(e: Evidence, question: str, kind: str | None) -> tuple[int, int] | None:
+    """The answering words of a sentence (article offsets): the span of the asked kind nearest the
+    question's own words in it."""
+    spans = answer_spans(kind, e.text, question)
+    if not spans:
+        return None
+    head = which_noun(question)
+    if head:
+        # "Which city ...?" is answered by the name the sentence calls a city: "the city of Palmyra", "Palmyra city".
+        called = [(a, b) for a, b in spans if re.search(rf"\b{re.escape(head)}(?:\s+of)?\s+(?:the\s+)?$", e.text[:a].lower())]
+        called += [(a, b) for a, b in spans if re.match(rf"\s+{re.escape(head)}\b", e.text[b:].lower())]
+        if called:  # "the city of Palmyra" before "the Syrian city"
+            return e.start + called[0][0], e.start + called[0][1]
+    wanted = {t for t in terms(question) if t not in QUESTION_WORDS}
+    hits = [m.start() for m in re.finditer(r"[\w’'-]+", e.text) if set(terms(m.group(0))) & wanted]
+    a, b = min(spans, key=lambda s: min((min(abs(h - s[0]), abs(h - s[1])) for h in hits), default=0))
+    return e.start + a, e.start + b
+
+
+def lead_answer(lead: Lead) -> tuple[list[AnswerSentence], list[Citation], list[Citation]]:
+    """The answer's one quote, cited once with its answering words marked, and the context cards
+    (numbered after it, cited by no answer sentence)."""
+    sentences, citations = [], []
+    if lead.group:
+        c = citation_for(1, lead.group)
+        if lead.span is not None and c.start <= lead.span[0] <= lead.span[1] <= c.end:
+            c.answer_span = list(lead.span)
+        citations.append(c)
+        text = " ".join(inert_marks(e.text) for e in lead.group)
+        sentences.append(AnswerSentence(text=text, citations=[1], support="quoted", score=round(lead.group[-1].score, 3)))
+    context = [citation_for(len(citations) + i, g) for i, g in enumerate(lead.context, start=1)]
+    return sentences, citations, context
+
+
+def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning) -> Selection:
+    """The default composer's quotes with the lead-first choice first: its group, then the other
+    groups in their order (those sharing a sentence with it left out), `max_groups` in all."""
+    if not lead.group:
+        return selection
+    # Sources of several dates may disagree (a city held by one side, then the other): the newest
+    # leads, so a lead from an older article than the quotes' newest leaves them as they are.
+    newest = max((g[0].passage.date for g in selection.groups if g[0].passage.date), default=None)
+    if newest is not None and (lead.group[0].passage.date or "") < newest:
+        return selection
+
+    def keys(group: list[Evidence]) -> set[tuple[str, int]]:
+        return {(e.passage.chunk_id, e.order) for e in group}
+
+    taken = keys(lead.group)
+    first = list(lead.group)
+    for g in selection.groups:
+        if taken & keys(g):  # the quotes already hold the lead, with the sentence that leans on it: keep them together
+            extra = [e for e in g if (e.passage.chunk_id, e.order) not in taken]
+            first = sorted(first + extra, key=lambda e: e.order)
+            taken |= keys(extra)
+    rest = [g for g in selection.groups if not taken & keys(g)]
+    return Selection([first, *rest][: tuning.max_groups], lead=True)

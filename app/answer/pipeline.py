@@ -14,13 +14,13 @@ from ingest.store import Store
 from ..models import Answer, Citation
 from ..retrieval import Filters, Retriever
 from .choices import choice_draft, pick_choice, split_choices
-from .citing import Draft, attribute, compose_text
-from .decide import abstain_reason, abstention, index_stats
+from .citing import Draft, attribute, compose_text, mark_control_text
+from .decide import abstain_reason, abstention, index_stats, near_miss
 from .evidence import EvidenceScorer
-from .extractive import choose_evidence, extractive, order_newest_first
+from .extractive import choose_evidence, choose_lead, extractive, lead_answer, lead_the_quotes, order_newest_first
 from .generative import generate
 from .judge import Judge
-from .question import retrieval_query
+from .question import asked_words, retrieval_query
 from .tuning import Tuning
 
 
@@ -80,7 +80,8 @@ class AnswerPipeline:
         # decide
         reason = abstain_reason(passages, evidence, key_cov, self.tuning)
         if reason is not None:
-            answer = abstention(question, passages, filters, mode, index_stats(self.store), reason)
+            missing = self.scorer.missing_keys(stem if not history else query, passages) if passages and key_cov < 1.0 else []
+            answer = abstention(question, passages, filters, mode, index_stats(self.store), reason, asked_words(stem, missing))
             yield answer.text
             yield answer
             return
@@ -102,8 +103,22 @@ class AnswerPipeline:
                 yield answer.text
                 yield answer
                 return
+        elif self.tuning.lead_first:
+            # Lead with the answer; when no close sentence states it, the topic is there but not the fact.
+            lead = choose_lead(evidence, stem, self.tuning, today)
+            sentences, citations, context = lead_answer(lead)
+            if not lead.group:
+                context = mark_control_text(context, self.store)
+                answer = near_miss(question, passages, context, mode, index_stats(self.store), lead.kind)
+                yield answer.text
+                yield answer
+                return
+            draft = Draft(sentences, citations, context=context)
         else:
-            sentences, citations = extractive(order_newest_first(choose_evidence(evidence, self.tuning)))
+            selection = order_newest_first(choose_evidence(evidence, self.tuning))
+            if self.tuning.lead_in_quotes:
+                selection = lead_the_quotes(selection, choose_lead(evidence, stem, self.tuning, today), self.tuning)
+            sentences, citations = extractive(selection)
             draft = Draft(sentences, citations, attribute(sentences, citations))
         answer = self.finish(question, draft, mode)
         if not draft.streamed:
@@ -114,6 +129,7 @@ class AnswerPipeline:
         """The Answer: dated by its newest cited article, each citation naming the story's other outlets."""
         dates = [c.date for c in draft.citations if c.date]
         self._name_copies(draft.citations)
+        mark_control_text(draft.citations + draft.context, self.store)
         return Answer(
             question=question,
             text=compose_text(draft.sentences),
@@ -124,6 +140,7 @@ class AnswerPipeline:
             mode=mode,
             notes=draft.notes,
             warnings=draft.warnings,
+            context=draft.context,
         )
 
     def _name_copies(self, citations: list[Citation]) -> None:

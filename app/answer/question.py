@@ -131,6 +131,19 @@ def key_term_set(text: str) -> set[str]:
 
 
 
+def asked_words(question: str, keys: list[str], most: int = 3) -> list[str]:
+    """The question's own names and numbers for some of its key terms ("Palmyra" for "palmyra"), in
+    its order, at most `most` (none when more are missing: a list that long says nothing)."""
+    wanted = set(keys)
+    out = []
+    for tok in re.findall(r"[\w’'-]+", question):
+        w = re.split(r"['’]", tok)[0]
+        if (w[:1].isupper() or w[:1].isdigit()) and (set(terms(w)) & wanted or fold(w) in wanted):
+            out.append(w)
+    out = list(dict.fromkeys(out))
+    return out if len(out) <= most else []
+
+
 # Follow-ups lean on the previous question ("And who is advancing from the east?").
 _FOLLOW_UP = re.compile(r"^(and|but|also|what about|how about|so)\b|\b(he|she|they|them|it|its|their|there|that|this|those)\b", re.IGNORECASE)
 

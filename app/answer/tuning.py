@@ -29,6 +29,23 @@ class Tuning:
     second_ratio: float = 0.45  # another sentence joins if it scores this share of the best
     other_ratio: float = 0.8  # ... and this share when it comes from another article than the best
     max_groups: int = 3
+    # Lead with the answer (extractive): one quote that states what was asked, the other close
+    # sentences as context; a near-miss when none does (BENCHMARKS.md, issue 16).
+    lead_first: bool = False
+    lead_in_quotes: bool = True  # the quoted answer opens with the lead-first choice, the other quotes after it as before
+    lead_ratio: float = 0.6  # the lead is one of the sentences scoring at least this share of the best ...
+    lead_pool: int = 8  # ... and among the best this many
+    lead_kind_weight: float = 0.2  # its lead value: the score, plus this when it holds the asked kind (a date, number, name)
+    lead_dense_weight: float = 0.2  # ... plus this times its closeness in meaning to the question
+    lead_focus_weight: float = 0.1  # ... plus this times the share of the question's own words it carries
+    lead_open_weight: float = 0.05  # ... plus this when it opens its passage
+    lead_verb_weight: float = 0.2  # ... plus this when it says the verb asked about as a verb ("the militants control")
+    lead_recent_weight: float = 0.1  # ... plus this when its article is of the day asked, less as it ages
+    recent_days: float = 14.0  # ... to nothing at this many days old
+    near_miss: bool = True  # when no close sentence states what was asked, say so (False: lead with the best one anyway)
+    relation_share: float = 0.5  # it says the verb asked about ("commanded") and this share of the other words asked about
+    relation_dense: float = 0.5  # ... or its meaning is this close to the question's (a question of no particular kind)
+    relation_dense_kind: float = 0.65  # ... or this close, for a question asking a date, number or name
     topic_credit: float = 0.6  # a name found in the sentence's article, not the sentence
     date_weight: float = 0.25  # bonus when the article's date is in a period the question names
     type_weight: float = 0.1  # bonus when the sentence offers the kind of answer asked for (a number, a name)

@@ -1,0 +1,103 @@
+"""Leading with the answer, honest near-misses and planted text, on the real seed index (issue 16).
+
+Real components: the bundled encoder, Chroma on a temp dir, the seed article. `leading` answers
+lead-first (`Tuning(lead_first=True)`); `seeded` is the default composer, whose quotes open with
+the same lead.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app import NewsQA
+from app.answer import ABSTAIN_TEXT, Tuning
+from app.answer.asked import asked_kind, not_said
+from app.evaluation import answer_words, first_claim
+from app.ui import sources_html
+
+from .conftest import PLANTED, SEED_FILE
+
+SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
+
+# Details the seed article never gives, and the plain sentence each gets.
+NEAR_MISSES = [
+    ("Who commanded the submarines that launched the missiles?", "The articles don't say who commanded the submarines that launched the missiles."),
+    ("How many civilians died in the Russian strikes?", "The articles don't say how many civilians died in the Russian strikes."),
+    ("Who is the mayor of Deir Ezzor?", "The articles don't say who is the mayor of Deir Ezzor."),
+    ("What is the population of Deir Ezzor?", "The articles don't say what is the population of Deir Ezzor."),
+]
+# Questions it answers, the words that must lead the answer, and the answering words marked on the card.
+ANSWERS = [
+    ("How many cruise missiles did Russia launch?", "seven cruise missiles", "seven"),
+    ("Where were the submarines?", "Mediterranean Sea", "Mediterranean Sea"),
+    ("How long was the ISIS siege of Deir Ezzor?", "three-year ISIS siege", "three"),
+    ("Who controls Deir Ezzor?", "The militants control less than half the city", None),
+    ("Which city did the Russian Navy bomb ISIS near in late May?", "Palmyra", "Palmyra"),
+]
+
+
+@pytest.mark.parametrize("question,plain", NEAR_MISSES)
+def test_a_detail_the_article_never_gives_is_a_plain_near_miss(leading, question, plain):
+    a = leading.ask(question)
+    assert a.abstained and not a.citations and not a.sentences
+    assert a.text.startswith(plain), a.text
+    assert a.searched["found"] == "topic"  # the topic is there, not the fact
+    # The closest passages are context to open, not the answer.
+    assert a.context and all(SEED_TEXT[c.start : c.end] == c.quote for c in a.context)
+    cards = sources_html(a)
+    assert "Closest passages (they don't answer the question)" in cards and "<b>[1]</b>" not in cards
+
+
+def test_nothing_about_the_question_is_told_apart_from_a_near_miss(leading):
+    a = leading.ask("Who won the 2022 World Cup?")
+    assert a.abstained and a.text.startswith(ABSTAIN_TEXT) and "don't say who" not in a.text
+    assert a.searched["found"] == "nothing" and "none mentions 2022, World, Cup" in a.text
+
+
+@pytest.mark.parametrize("question,fact,span", ANSWERS)
+def test_an_answerable_question_leads_with_the_fact_and_cites_it(leading, question, fact, span):
+    a = leading.ask(question)
+    assert not a.abstained
+    assert fact in first_claim(a.text), a.text
+    assert len(a.citations) == 1 and len(a.sentences) == 1 and a.sentences[0].citations == [1]
+    c = a.citations[0]
+    assert SEED_TEXT[c.start : c.end] == c.quote and fact in c.quote
+    assert answer_words(a.text) <= 45
+    if span is not None:
+        assert c.answer_span and SEED_TEXT[c.answer_span[0] : c.answer_span[1]] == span
+        assert f'<strong class="newsqa-answer">{span}</strong>' in sources_html(a)
+    assert all(x.n > 1 for x in a.context)  # context cards are numbered after the cited one, never cited
+
+
+def test_the_default_composer_opens_with_the_same_lead(seeded, leading):
+    question = "How many cruise missiles did Russia launch?"
+    lead = leading.ask(question).text
+    default = seeded.ask(question)
+    assert default.text.startswith(lead.rsplit(" [1]", 1)[0])
+    assert not default.context  # the default quotes its other sentences in the answer
+
+
+def test_near_miss_sentences_read_as_plain_english():
+    assert not_said("When was the dam finished?") == "The articles don't say when the dam was finished."
+    assert not_said("Where is the festival?") == "The articles don't say where the festival is."
+    assert not_said("Did Turkey object?").startswith("The articles don't answer")
+    assert [asked_kind(q) for q in ("When did it end?", "How many died?", "Which holiday was celebrated?", "Which is larger?")] == [
+        "date", "number", "name", None]
+
+
+@pytest.mark.parametrize("lead_first", [False, True])
+def test_a_planted_line_is_never_the_answer_about_another_articles_topic(planted_dir, embedder, lead_first):
+    qa = NewsQA(planted_dir, embedder=embedder, tuning=Tuning(lead_first=lead_first))
+    try:
+        for question in ("Who controls Deir Ezzor?", "Who controls Deir Ezzor according to the Assistant?"):
+            a = qa.ask(question)
+            assert "Pineapple" not in a.text, a.text
+            for c in a.citations + a.context:
+                assert "Pineapple" not in c.quote
+                if c.article_id == PLANTED["id"]:
+                    assert c.control_text  # its card says it carries control text
+        a = qa.ask("Who controls Deir Ezzor?")
+        assert "The militants control less than half the city" in first_claim(a.text)
+        assert "Pineapple" in qa.store.article_text(PLANTED["id"])  # nothing deleted
+    finally:
+        qa.store.close()
