@@ -135,8 +135,13 @@ def ingest_items(
     max_chunk_chars: int = 900,
     collapse_copies: bool = True,
     report: IngestReport | None = None,
+    background_encoder: bool = True,
 ) -> IngestReport:
-    """Ingest articles already read (e.g. by a feed poll); see `ingest_paths` for the arguments."""
+    """Ingest articles already read (e.g. by a feed poll); see `ingest_paths` for the arguments.
+
+    `background_encoder`: once there is more than one batch, let an int8 encoder run in a child
+    process (`Embedder.start_process`), so that each batch is written while the next is encoded.
+    """
     report = report or IngestReport()
     store.remove_orphans()
     bar = None
@@ -150,22 +155,26 @@ def ingest_items(
     seen_hashes: dict[str, str] = {}
     carried: dict[str, str] = {}  # updated article -> its "also published by", kept across the rewrite
 
-    def flush() -> None:
-        if not pending:
-            return
-        texts = [embedding_text(a, c) for a, chunks, _ in pending for c in chunks]
-        vectors = store.embedder.embed(texts)
-        batch: list[tuple[Article, list[Chunk], np.ndarray]] = []
+    Batch = tuple[list[tuple[Article, list[Chunk], bool]], list[str]]  # (pending articles, ids to replace)
+    lookups = _Lookups(store)
+    # Past the first batch, an int8 encoder runs in a child process: batch k+1 is encoded while
+    # batch k is written (Chroma's writes hold the GIL, so a thread could not encode meanwhile).
+    encoder: Any = None
+    in_flight: Batch | None = None  # submitted to `encoder`, not yet written
+
+    def write(batch: Batch, vectors: np.ndarray) -> None:
+        articles, replace_ids = batch
+        to_store: list[tuple[Article, list[Chunk], np.ndarray]] = []
         fresh: list[tuple[Article, frozenset[int], np.ndarray]] = []
         copies: list[tuple[str, Copy]] = []
-        split = np.cumsum([len(chunks) for _, chunks, _ in pending])[:-1]
+        split = np.cumsum([len(chunks) for _, chunks, _ in articles])[:-1]
         per_article = np.split(vectors, split)
-        check = [j for j, (_, _, is_new) in enumerate(pending) if is_new and collapse_copies]
+        check = [j for j, (_, _, is_new) in enumerate(articles) if is_new and collapse_copies]
         centroids = {j: _unit(per_article[j].mean(axis=0)) for j in check}
         # The index's neighbours of every new article, in one query: nothing is written until the
         # batch is, and copies within the batch are found among `fresh`.
         neighbours = dict(zip(check, store.similar_articles_many(np.asarray([centroids[j] for j in check]), CANDIDATES)))
-        for j, (article, chunks, _) in enumerate(pending):
+        for j, (article, chunks, _) in enumerate(articles):
             vecs = per_article[j]
             if j in centroids:
                 centroid = centroids[j]
@@ -183,9 +192,9 @@ def ingest_items(
                     copies.append((oid, Copy.of(article)))
                     continue
                 fresh.append((article, sh, centroid))
-            batch.append((article, chunks, vecs))
-        store.put_articles(batch, replace=replace)
-        written = {a.id for a, _, _ in batch}
+            to_store.append((article, chunks, vecs))
+        store.put_articles(to_store, replace=replace_ids)
+        written = {a.id for a, _, _ in to_store}
         for aid in [a for a in carried if a in written]:
             store.update_article_meta(aid, {COPIES_FIELD: carried.pop(aid)})
         for oid, copy in copies:
@@ -196,11 +205,41 @@ def ingest_items(
             after = with_copy(before, copy)
             if after != before:
                 store.update_article_meta(oid, {COPIES_FIELD: dump_copies(after)})
-        report.chunks_added += sum(len(c) for _, c, _ in batch)
-        pending.clear()
-        replace.clear()
+        report.chunks_added += sum(len(c) for _, c, _ in to_store)
+        lookups.clear()  # they were read before this write
 
-    lookups = _Lookups(store)
+    def drain() -> None:
+        """Write the batch the encoder process is working on, once its vectors are back."""
+        nonlocal in_flight
+        if in_flight is not None:
+            batch, in_flight = in_flight, None
+            write(batch, encoder.result())
+
+    def flush(last: bool) -> None:
+        nonlocal encoder, in_flight
+        if pending:
+            batch: Batch = (list(pending), list(replace))
+            pending.clear()
+            replace.clear()
+            texts = [embedding_text(a, c) for a, chunks, _ in batch[0] for c in chunks]
+            if encoder is not None:
+                encoder.submit(texts)
+                drain()  # the batch before, written while this one is encoded
+                in_flight = batch
+            else:
+                if background_encoder and not last and hasattr(store.embedder, "start_process"):
+                    encoder = store.embedder.start_process()  # it starts while this batch is encoded here
+                write(batch, store.embedder.embed(texts))
+        if last:
+            drain()
+
+    def in_flight_has(article: Article) -> bool:
+        """Whether `article` names an article of the batch being encoded: it is classified only once
+        that batch is written, as it would be if the batches were written one after the other."""
+        by_path = _Lookups.by_content(article)
+        return in_flight is not None and any(
+            a.id == article.id or (by_path and a.path == article.path) for a, _, _ in in_flight[0])
+
     ahead: deque[Article | Skip] = deque()  # items read before their turn, for `lookups`
     stream = iter(items)
 
@@ -223,6 +262,8 @@ def ingest_items(
             if isinstance(item, Skip):
                 report.skipped.append(item)
                 continue
+            if in_flight_has(item):
+                drain()
             if not lookups.has(item):
                 lookups.fetch([item, *upcoming()])
             verdict = _classify(item, lookups, seen_hashes)
@@ -247,10 +288,11 @@ def ingest_items(
             seen_hashes[item.hash] = item.id
             pending.append((item, chunks, verdict == "added"))
             if sum(len(c) for _, c, _ in pending) >= batch_chunks:
-                flush()
-                lookups.clear()  # they were read before this write
-        flush()
+                flush(last=False)
+        flush(last=True)
     finally:
+        if encoder is not None:
+            encoder.close()  # after an error, the batch it was encoding is not written: it was never committed
         if bar is not None:
             bar.close()
     report.articles, report.chunks = store.counts()
@@ -301,17 +343,18 @@ class _Lookups:
         self._by_path: dict[str, list[str]] = {}
 
     @staticmethod
-    def _by_content(article: Article) -> bool:
+    def by_content(article: Article) -> bool:
+        """Identified by its text, not a URL or id: an edit replaces what was read from the same path."""
         return article.id.startswith("sha256:") and bool(article.path)
 
     def has(self, article: Article) -> bool:
         return article.id in self._by_id and article.hash in self._by_hash and (
-            not self._by_content(article) or str(article.path) in self._by_path)
+            not self.by_content(article) or str(article.path) in self._by_path)
 
     def fetch(self, articles: list[Article]) -> None:
         ids = [a.id for a in articles if a.id not in self._by_id]
         hashes = list(dict.fromkeys(a.hash for a in articles if a.hash not in self._by_hash))
-        paths = list(dict.fromkeys(str(a.path) for a in articles if self._by_content(a) and str(a.path) not in self._by_path))
+        paths = list(dict.fromkeys(str(a.path) for a in articles if self.by_content(a) and str(a.path) not in self._by_path))
         metas = self.store.article_meta(ids)
         self._by_id.update({i: metas.get(i) for i in ids})
         for field, values, found in (("hash", hashes, self._by_hash), ("path", paths, self._by_path)):
