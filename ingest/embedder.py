@@ -309,17 +309,30 @@ class EncoderProcess:
 def _serve() -> None:
     """The child of an EncoderProcess: texts in on stdin, ("ok", vectors) out on stdout, until stdin closes."""
     import pickle
+    import queue
     import sys
 
     folder, model_path, dim = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answers
     inp = sys.stdin.buffer
+    # Requests are read by a thread of their own: the parent may be writing the next batch while
+    # this process writes the vectors of the last, and neither pipe may wait on the other.
+    requests: queue.Queue[list[str] | None] = queue.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                requests.put(pickle.load(inp))
+            except (EOFError, OSError, pickle.UnpicklingError):
+                requests.put(None)
+                return
+
+    threading.Thread(target=read, name="newsqa-encoder-requests", daemon=True).start()
     encoder = _OnnxEncoder(folder, model_path, dim)
     while True:
-        try:
-            texts = pickle.load(inp)
-        except EOFError:
+        texts = requests.get()
+        if texts is None:
             return
         try:
             reply: tuple[str, Any] = ("ok", encoder.embed(texts))
