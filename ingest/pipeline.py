@@ -78,6 +78,7 @@ def ingest_paths(
     max_chunk_chars: int = 900,
     columns: dict[str, str] | None = None,
     collapse_copies: bool = True,
+    background_encoder: bool = True,
 ) -> IngestReport:
     """Ingest files, folders, web pages and feeds into `store`; safe to repeat.
 
@@ -92,6 +93,8 @@ def ingest_paths(
         columns: which CSV column / JSON field holds each article field, e.g. {"text": "body"}.
         collapse_copies: store a near-identical copy of an indexed story (another outlet's
             syndicated copy) as "also published by" on the first one instead of as an article.
+        background_encoder: past the first batch, run an int8 encoder in a child process, so each
+            batch is written to the index while the next is encoded.
     Returns:
         The IngestReport: added / updated / unchanged / skipped and the index totals.
     """
@@ -121,6 +124,7 @@ def ingest_paths(
     return ingest_items(
         items(), store, total=_count_items(files) + len(urls), progress=progress, on_progress=on_progress,
         batch_chunks=batch_chunks, max_chunk_chars=max_chunk_chars, collapse_copies=collapse_copies, report=report,
+        background_encoder=background_encoder,
     )
 
 
@@ -240,11 +244,17 @@ def ingest_items(
         return in_flight is not None and any(
             a.id == article.id or (by_path and a.path == article.path) for a, _, _ in in_flight[0])
 
-    ahead: deque[Article | Skip] = deque()  # items read before their turn, for `lookups`
+    ahead: deque[Article | Skip | _Failed] = deque()  # items read before their turn, for `lookups`
     stream = iter(items)
 
     def upcoming() -> list[Article]:
-        while len(ahead) < LOOKUP_WINDOW - 1 and (nxt := next(stream, None)) is not None:
+        while len(ahead) < LOOKUP_WINDOW - 1 and not (ahead and isinstance(ahead[-1], _Failed)):
+            try:
+                nxt = next(stream, None)
+            except Exception as e:  # raised at its turn: the articles before it are ingested first
+                nxt = _Failed(e)
+            if nxt is None:
+                break
             ahead.append(nxt)
         return [a for a in ahead if isinstance(a, Article)]
 
@@ -252,6 +262,8 @@ def ingest_items(
         while ahead or (item := next(stream, None)) is not None:
             if ahead:
                 item = ahead.popleft()
+            if isinstance(item, _Failed):
+                raise item.error
             done += 1
             if bar is not None:
                 if bar.total is not None and done > bar.total:
@@ -327,6 +339,13 @@ def _original_of(
 
 
 LOOKUP_WINDOW = 32  # articles whose index records are read together, ahead of their turn
+
+
+class _Failed:
+    """What reading ahead raised, kept for the turn of the item it stood for."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 class _Lookups:
