@@ -233,7 +233,11 @@ class Embedder:
         backend = self.backend
         if not isinstance(backend, _OnnxEncoder):
             return None
-        return EncoderProcess(backend.folder, backend.model_path, self.dim)
+        try:
+            return EncoderProcess(backend.folder, backend.model_path, self.dim)
+        except OSError as e:  # no interpreter to start (an embedded Python): encode here instead
+            log.warning("newsqa: cannot start the encoder process (%s); encoding in this process", e)
+            return None
 
 
 class EncoderProcess:
@@ -284,8 +288,9 @@ class EncoderProcess:
 
     def _failed(self) -> EncoderError:
         code = self._proc.poll()
-        return EncoderError(f"The encoder process ended unexpectedly (exit code {code}); see its error above, "
-                            "or set NEWSQA_ENCODER=fp32 to ingest without it.")
+        return EncoderError(f"The encoder process ended unexpectedly (exit code {code}); see its error above. "
+                            "Nothing it was encoding was written: run the ingest again (or pass "
+                            "background_encoder=False to ingest_paths to encode in the ingesting process).")
 
     def close(self) -> None:
         """Stop the child (it finishes the batch it is on, if any)."""
