@@ -164,6 +164,7 @@ def ingest_items(
     # Past the first batch, an int8 encoder runs in a child process: batch k+1 is encoded while
     # batch k is written (Chroma's writes hold the GIL, so a thread could not encode meanwhile).
     encoder: Any = None
+    asked = not background_encoder or not hasattr(store.embedder, "start_process")  # for an encoder process
     in_flight: Batch | None = None  # submitted to `encoder`, not yet written
 
     def write(batch: Batch, vectors: np.ndarray) -> None:
@@ -220,7 +221,7 @@ def ingest_items(
             write(batch, encoder.result())
 
     def flush(last: bool) -> None:
-        nonlocal encoder, in_flight
+        nonlocal encoder, in_flight, asked
         if pending:
             batch: Batch = (list(pending), list(replace))
             pending.clear()
@@ -231,7 +232,8 @@ def ingest_items(
                 drain()  # the batch before, written while this one is encoded
                 in_flight = batch
             else:
-                if background_encoder and not last and hasattr(store.embedder, "start_process"):
+                if not asked and not last:
+                    asked = True  # once: None means this encoder stays in this process
                     encoder = store.embedder.start_process()  # it starts while this batch is encoded here
                 write(batch, store.embedder.embed(texts))
         if last:
