@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "eval" / "realtimeqa_news" / "corpus.jsonl"
 
 
-def encoder_vs_ingest(corpus: Path, encoder: str = "auto", articles: int | None = None, background: bool = True) -> dict:
+def encoder_vs_ingest(corpus: Path, encoder: str = "auto", articles: int | None = None, background: bool = False) -> dict:
     from app.core import build_embedder
     from ingest.chunking import chunk_article
     from ingest.loaders import load
@@ -53,7 +53,7 @@ def _cpu() -> float:
     return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
-def _encoder_then_ingest(corpus: Path, embedder, texts: list[str], background: bool = True) -> dict:
+def _encoder_then_ingest(corpus: Path, embedder, texts: list[str], background: bool = False) -> dict:
     from app import NewsQA
     from ingest.pipeline import ingest_paths
 
@@ -130,8 +130,8 @@ def main() -> None:
     ap.add_argument("--encoder", default="auto")
     ap.add_argument("--articles", type=int, help="Only the first N articles of the corpus.")
     ap.add_argument("--no-first-answer", dest="first_answer", action="store_false")
-    ap.add_argument("--in-process", dest="background", action="store_false",
-                    help="Ingest with the encoder in this process (no encoder process past the first batch).")
+    ap.add_argument("--encoder-process", dest="background", action="store_true",
+                    help="Ingest with background_encoder: the int8 encoder in a child process past the first batch.")
     args = ap.parse_args()
     result = {"date": time.strftime("%Y-%m-%d"), "corpus": args.corpus.name, "load_avg": os.getloadavg(),
               "ingest": encoder_vs_ingest(args.corpus, args.encoder, args.articles, args.background)}

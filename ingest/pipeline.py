@@ -78,7 +78,7 @@ def ingest_paths(
     max_chunk_chars: int = 900,
     columns: dict[str, str] | None = None,
     collapse_copies: bool = True,
-    background_encoder: bool = True,
+    background_encoder: bool = False,
 ) -> IngestReport:
     """Ingest files, folders, web pages and feeds into `store`; safe to repeat.
 
@@ -94,7 +94,9 @@ def ingest_paths(
         collapse_copies: store a near-identical copy of an indexed story (another outlet's
             syndicated copy) as "also published by" on the first one instead of as an article.
         background_encoder: past the first batch, run an int8 encoder in a child process, so each
-            batch is written to the index while the next is encoded.
+            batch is written to the index while the next is encoded. Off by default: on this 2-core
+            machine it measured no faster than encoding in-process, for about 5% more CPU time
+            (BENCHMARKS.md, issue 17).
     Returns:
         The IngestReport: added / updated / unchanged / skipped and the index totals.
     """
@@ -139,7 +141,7 @@ def ingest_items(
     max_chunk_chars: int = 900,
     collapse_copies: bool = True,
     report: IngestReport | None = None,
-    background_encoder: bool = True,
+    background_encoder: bool = False,
 ) -> IngestReport:
     """Ingest articles already read (e.g. by a feed poll); see `ingest_paths` for the arguments.
 
@@ -161,8 +163,8 @@ def ingest_items(
 
     Batch = tuple[list[tuple[Article, list[Chunk], bool]], list[str]]  # (pending articles, ids to replace)
     lookups = _Lookups(store)
-    # Past the first batch, an int8 encoder runs in a child process: batch k+1 is encoded while
-    # batch k is written (Chroma's writes hold the GIL, so a thread could not encode meanwhile).
+    # With background_encoder, past the first batch an int8 encoder runs in a child process: batch
+    # k+1 is encoded while batch k is written (Chroma's writes hold the GIL: a thread could not).
     encoder: Any = None
     asked = not background_encoder or not hasattr(store.embedder, "start_process")  # for an encoder process
     in_flight: Batch | None = None  # submitted to `encoder`, not yet written

@@ -188,7 +188,7 @@ def test_batches_written_while_the_next_is_encoded_give_the_same_index(embedder,
 def test_a_single_batch_starts_no_encoder_process(embedder, tmp_path, process_log):
     store = Store(embedder, path=tmp_path / "data")
     try:
-        report = ingest_items([article(i) for i in range(3)], store, batch_chunks=4)
+        report = ingest_items([article(i) for i in range(3)], store, batch_chunks=4, background_encoder=True)
     finally:
         store.close()
     assert report.added == 3 and process_log == []
@@ -222,10 +222,10 @@ def test_an_interrupted_ingest_keeps_whole_articles_and_stops_the_encoder_proces
     try:
         if how == "Ctrl-C":
             with pytest.raises(KeyboardInterrupt):
-                ingest_items(items, store, batch_chunks=4, on_progress=stop_at(15))
+                ingest_items(items, store, batch_chunks=4, on_progress=stop_at(15), background_encoder=True)
         else:
             with pytest.raises(Interrupted):
-                ingest_items(interrupted_after(items, 14), store, batch_chunks=4)
+                ingest_items(interrupted_after(items, 14), store, batch_chunks=4, background_encoder=True)
         if embedder.encoder.startswith("int8"):
             assert len(process_log) == 1 and process_log[0]._proc.poll() is not None
         got = store.all_articles()
