@@ -227,6 +227,125 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.backend.embed(list(texts))
 
+    def start_process(self) -> EncoderProcess | None:
+        """This (int8) encoder in a child process, for callers with work of their own to overlap
+        with encoding; None for the fp32 encoder, which stays in this process."""
+        backend = self.backend
+        if not isinstance(backend, _OnnxEncoder):
+            return None
+        try:
+            return EncoderProcess(backend.folder, backend.model_path, self.dim)
+        except OSError as e:  # no interpreter to start (an embedded Python): encode here instead
+            log.warning("newsqa: cannot start the encoder process (%s); encoding in this process", e)
+            return None
+
+
+class EncoderProcess:
+    """The int8 encoder run by a child process, fed through a pipe: `submit` texts, then `result`.
+
+    Chroma's writes hold the GIL for their whole length, so no thread of this process can encode
+    while they run; a child process can. The child loads the same export with the same session
+    settings and runs one text at a time, so its vectors are the ones this process would make.
+    Batches are answered in the order submitted. The child ends when `close` is called or when
+    this process dies (its pipe closes).
+    """
+
+    def __init__(self, folder: Path, model_path: str, dim: int) -> None:
+        import subprocess
+        import sys
+
+        root = str(Path(__file__).resolve().parent.parent)
+        code = f"import sys; sys.path.insert(0, {root!r}); from ingest.embedder import _serve; _serve()"
+        self.dim = dim
+        self.pending = 0
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(folder), model_path, str(dim)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+
+    def submit(self, texts: list[str]) -> None:
+        import pickle
+
+        try:
+            pickle.dump(list(texts), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise self._failed() from e
+        self.pending += 1
+
+    def result(self) -> np.ndarray:
+        """The vectors of the oldest batch submitted and not yet returned (waits for them)."""
+        import pickle
+
+        try:
+            kind, value = pickle.load(self._proc.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError) as e:
+            raise self._failed() from e
+        self.pending -= 1
+        if kind != "ok":
+            raise EncoderError(f"The encoder process failed: {value}")
+        return value
+
+    def _failed(self) -> EncoderError:
+        code = self._proc.poll()
+        return EncoderError(f"The encoder process ended unexpectedly (exit code {code}); see its error above. "
+                            "Nothing it was encoding was written: run the ingest again (or pass "
+                            "background_encoder=False to ingest_paths to encode in the ingesting process).")
+
+    def close(self) -> None:
+        """Stop the child (it finishes the batch it is on, if any)."""
+        if self._proc.poll() is None:
+            try:
+                self._proc.stdin.close()  # end of input: the child exits
+            except OSError:
+                pass
+            try:
+                self._proc.wait(timeout=10)
+            except Exception:
+                self._proc.kill()
+                self._proc.wait()
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
+def _serve() -> None:
+    """The child of an EncoderProcess: texts in on stdin, ("ok", vectors) out on stdout, until stdin closes."""
+    import pickle
+    import queue
+    import sys
+
+    folder, model_path, dim = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answers
+    inp = sys.stdin.buffer
+    # Requests are read by a thread of their own: the parent may be writing the next batch while
+    # this process writes the vectors of the last, and neither pipe may wait on the other.
+    requests: queue.Queue[list[str] | None] = queue.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                requests.put(pickle.load(inp))
+            except (EOFError, OSError, pickle.UnpicklingError):
+                requests.put(None)
+                return
+
+    threading.Thread(target=read, name="newsqa-encoder-requests", daemon=True).start()
+    encoder = _OnnxEncoder(folder, model_path, dim)
+    while True:
+        texts = requests.get()
+        if texts is None:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", encoder.embed(texts))
+        except Exception as e:  # reported to the parent, which raises it
+            reply = ("error", f"{type(e).__name__}: {e}")
+        pickle.dump(reply, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
 
 def _hidden_size(path: str) -> int:
     try:
@@ -296,6 +415,7 @@ class _OnnxEncoder:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.dim = dim
+        self.folder, self.model_path = folder, model_path  # for an EncoderProcess of the same export
 
     def embed(self, texts: list[str]) -> np.ndarray:
         # sentence-transformers strips each text before tokenising; so do we, to give the same vectors.

@@ -92,6 +92,10 @@ def load_file(path: Path, columns: dict[str, str] | None = None) -> Iterator[Art
         yield Skip(str(path), f"cannot read file: {e.strerror or e}")
 
 
+# Control characters other than tab, newline, form feed and carriage return.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def decode(data: bytes) -> str:
     """Bytes to text: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
 
@@ -120,7 +124,7 @@ def decode(data: bytes) -> str:
             if text.count("\ufffd") > len(text) // 100 + 1:
                 raise LoadError("not UTF-8, UTF-16 or Windows-1252 text") from None
     sample = text[:8192]
-    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f")
+    controls = len(_CONTROLS.findall(sample))
     if controls > len(sample) // 20:
         raise LoadError("binary file (mostly control characters)")
     return _clean(text)

@@ -27,7 +27,12 @@ class Article:
 
     @property
     def hash(self) -> str:
-        return content_hash(self.text)
+        # Kept beside the fields (not one of them), for as long as the text is the same object:
+        # ingest asks for it several times per article.
+        cached = self.__dict__.get("_hash")
+        if cached is None or cached[0] is not self.text:
+            cached = self.__dict__["_hash"] = (self.text, content_hash(self.text))
+        return cached[1]
 
     @property
     def date(self) -> str | None:

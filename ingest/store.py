@@ -549,15 +549,21 @@ class Store:
 
     def similar_articles(self, centroid: np.ndarray, k: int) -> list[tuple[str, float, dict[str, Any], str]]:
         """Articles whose chunk centroid is nearest `centroid`: (id, cosine similarity, metadata, text)."""
+        return self.similar_articles_many(np.asarray([centroid]), k)[0]
+
+    def similar_articles_many(self, centroids: np.ndarray, k: int) -> list[list[tuple[str, float, dict[str, Any], str]]]:
+        """`similar_articles` for each row of `centroids`, in one Chroma query."""
+        if len(centroids) == 0:
+            return []
         # No count first (a call per ingested article): Chroma returns fewer than k when it holds fewer.
         res = self.articles.query(
-            query_embeddings=[np.asarray(centroid, dtype=np.float32)],
+            query_embeddings=np.asarray(centroids, dtype=np.float32),
             n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         return [
-            (aid, 1.0 - dist, meta, doc)
-            for aid, dist, meta, doc in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], res["documents"][0])
+            [(aid, 1.0 - dist, meta, doc) for aid, dist, meta, doc in zip(ids, dists, metas, docs)]
+            for ids, dists, metas, docs in zip(res["ids"], res["distances"], res["metadatas"], res["documents"])
         ]
 
     def update_article_meta(self, article_id: str, fields: dict[str, Any]) -> None:

@@ -13,13 +13,19 @@ QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "wh
 MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), start=1)}
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+# A word, with what follows an apostrophe matched but left out of the group ("kremlin’s" -> "kremlin").
+_WORD = re.compile(r"([^\W_]+)(?:['’][^\W_]+)?", re.UNICODE)
 
 
 def fold(text: str) -> str:
     """Lower case without accents, so 'Zürich' and 'Zurich' meet."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
+    if text.isascii():
+        return text  # NFKD leaves ASCII as it is, and it has no combining marks
+    text = unicodedata.normalize("NFKD", text)
+    # The marks are found among the text's distinct characters, not looked up once per character.
+    marks = {ord(c): None for c in set(text) if unicodedata.combining(c)}
+    return text.translate(marks) if marks else text
 
 
 def stem(word: str) -> str:
@@ -40,12 +46,7 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded words in order, apostrophes removed ("Kremlin’s" -> "kremlin")."""
-    out = []
-    for w in _WORD.findall(fold(text)):
-        w = re.split(r"['’]", w)[0]
-        if w:
-            out.append(w)
-    return out
+    return _WORD.findall(fold(text))
 
 
 def terms(text: str) -> list[str]:

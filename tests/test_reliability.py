@@ -105,7 +105,7 @@ for name in ("chunks", "articles"):
         print(_name + "-done", flush=True)
         return out
     col.add = announced
-report = ingest_paths([sys.argv[2]], store, batch_chunks=int(sys.argv[3]),
+report = ingest_paths([sys.argv[2]], store, batch_chunks=int(sys.argv[3]), background_encoder=sys.argv[4:] == ["1"],
                       on_progress=lambda done, total: print("progress", done, flush=True))
 print("finished", report.added, report.updated, report.unchanged, flush=True)
 """
@@ -136,11 +136,11 @@ print(json.dumps({
 
 
 def run_child(data: Path | str, corpus: Path, kill_at: tuple[str, int] | None = None, batch: int = 4,
-              timeout: float = 600) -> tuple[int, list[str]]:
+              timeout: float = 600, background_encoder: bool = False) -> tuple[int, list[str]]:
     """Run an ingest into `data` (a folder or a Chroma server URL) in a child process; with
     `kill_at=(marker, n)`, SIGKILL it at the n-th such line."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", INGEST_CHILD, str(data), str(corpus), str(batch)],
+        [sys.executable, "-c", INGEST_CHILD, str(data), str(corpus), str(batch), "1" if background_encoder else "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     watchdog = threading.Timer(timeout, proc.kill)
@@ -178,7 +178,8 @@ def assert_all_or_nothing(state: dict, expected: dict[str, str]) -> None:
     assert state["keyword_chunks"] == state["chunks_of_live_articles"]
 
 
-def test_a_killed_ingest_leaves_whole_articles_and_the_rerun_finishes(tmp_path, embedder):
+@pytest.mark.parametrize("background_encoder", [False, True], ids=["in-process", "encoder-process"])
+def test_a_killed_ingest_leaves_whole_articles_and_the_rerun_finishes(tmp_path, embedder, background_encoder):
     records = corpus_articles(48)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
     expected = {r["id"]: r["text"] for r in records}
@@ -186,7 +187,7 @@ def test_a_killed_ingest_leaves_whole_articles_and_the_rerun_finishes(tmp_path, 
     # Killed while reading and embedding, right after a chunk write (before its commit marker),
     # and while the article records themselves are being written.
     for kill_at in [("progress", 6), ("chunks-done", 2), ("articles-start", 2)]:
-        code, lines = run_child(data, corpus, kill_at=kill_at)
+        code, lines = run_child(data, corpus, kill_at=kill_at, background_encoder=background_encoder)
         assert code == -signal.SIGKILL and not any(x.startswith("finished") for x in lines), kill_at
         state = audit(data)
         assert_all_or_nothing(state, expected)
