@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -20,6 +21,19 @@ SHARED = ROOT.parent / "shared"
 # The encoder the suite's shared embedder uses: the default, or the one NEWSQA_ENCODER names when
 # the suite starts (`NEWSQA_ENCODER=fp32 python -m pytest` runs it all on the fp32 fallback).
 SUITE_ENCODER = os.environ.get("NEWSQA_ENCODER") or "auto"
+
+
+def index_records(folder: Path, embedder, records: list[dict], **settings: Any):
+    """A NewsQA over `records` (article dicts), written as JSONL in `folder` and ingested whole."""
+    from app import NewsQA
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "articles.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    qa = NewsQA(folder / "data", embedder=embedder, **settings)
+    report = qa.ingest(path)
+    assert report.added == len(records), report.summary()
+    return qa
 
 
 @pytest.fixture(scope="session")

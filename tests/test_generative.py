@@ -16,6 +16,8 @@ from app.answer import ABSTAIN_TEXT, Tuning
 from app.answer.judge import Judge
 from app.answer.verify import check_sentence
 
+from .conftest import index_records
+
 SUPER_BOWL = [
     {"id": "sb", "title": "Eagles rout Chiefs to win Super Bowl LIX", "source": "Gridiron Daily", "published_at": "2025-02-10",
      "text": "The Philadelphia Eagles won Super Bowl 59 on Sunday, beating the Kansas City Chiefs 40-22. "
@@ -31,11 +33,7 @@ VENUE = "The Philadelphia Eagles won Super Bowl 59, beating the Kansas City Chie
 
 @pytest.fixture(scope="module")
 def games(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    d = tmp_path_factory.mktemp("games")
-    f = d / "articles.jsonl"
-    f.write_text("\n".join(json.dumps(r) for r in SUPER_BOWL), encoding="utf-8")
-    qa = NewsQA(d / "data", embedder=embedder)
-    assert qa.ingest(f).added == 2
+    qa = index_records(tmp_path_factory.mktemp("games"), embedder, SUPER_BOWL)
     yield qa
     qa.store.close()
 
@@ -180,11 +178,7 @@ COURT = [
 
 @pytest.fixture(scope="module")
 def court(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    d = tmp_path_factory.mktemp("court")
-    f = d / "articles.jsonl"
-    f.write_text("\n".join(json.dumps(r) for r in COURT), encoding="utf-8")
-    qa = NewsQA(d / "data", embedder=embedder)
-    assert qa.ingest(f).added == 2
+    qa = index_records(tmp_path_factory.mktemp("court"), embedder, COURT)
     yield qa
     qa.store.close()
 
@@ -258,11 +252,7 @@ NOTES = [
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    d = tmp_path_factory.mktemp("notes")
-    f = d / "articles.jsonl"
-    f.write_text("\n".join(json.dumps(r) for r in NOTES), encoding="utf-8")
-    qa = NewsQA(d / "data", embedder=embedder)
-    assert qa.ingest(f).added == len(NOTES)
+    qa = index_records(tmp_path_factory.mktemp("notes"), embedder, NOTES)
     yield qa
     qa.store.close()
 

@@ -1,10 +1,9 @@
 """Answers you can trust: disagreeing outlets, a fact that changes over time, choice questions."""
 
-import json
 
 import pytest
 
-from app import NewsQA
+from .conftest import index_records
 
 SIEGE = [
     {"id": "early", "title": "Militants hold Raqqa", "source": "Levant Wire", "published_at": "2017-06-02",
@@ -25,11 +24,7 @@ BRIDGE = [
 
 
 def _qa(tmp_path, embedder, records):
-    f = tmp_path / "articles.jsonl"
-    f.write_text("\n".join(json.dumps(r) for r in records))
-    qa = NewsQA(tmp_path / "data", embedder=embedder)
-    assert qa.ingest(f).added == len(records)
-    return qa
+    return index_records(tmp_path, embedder, records)
 
 
 def test_a_fact_that_changed_is_given_newest_first_with_the_older_one(tmp_path, embedder):
