@@ -13,7 +13,7 @@ import re
 
 from ingest.terms import MONTHS, QUESTION_WORDS, STOPWORDS, fold, numbers, stem, terms, words
 
-from .question import asked_sentence
+from .question import NAME_NOUNS, asked_sentence
 
 # What a question asks for, read from its last sentence (quiz questions open with a preamble).
 _ASKS_DATE = re.compile(
@@ -27,10 +27,7 @@ _ASKS_NUMBER = re.compile(
     re.I,
 )
 _ASKS_NAME = re.compile(
-    r"\b(who|whom|whose|where|(which|what) ([\w-]+ ){0,2}(country|countries|state|city|town|nation|company|companies|team|party|"
-    r"organi[sz]ation|group|agency|network|brand|airline|university|school|person|man|woman|player|singer|actor|actress|"
-    r"artist|band|film|movie|show|book|song|album|region|province|island|river|continent|county|leader|president|"
-    r"official|senator|governor|judge|court|app|platform|language|religion|event|award|game)|"
+    r"\b(who|whom|whose|where|(which|what) ([\w-]+ ){0,2}(" + NAME_NOUNS + r")|"
     r"what is the name|(which|what) \w+ (name|named|called))\b",
     re.I,
 )

@@ -91,10 +91,16 @@ def abstention(
         text=text,
         abstained=True,
         mode=mode,
-        searched={"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"],
-                  "closest": closest, "found": "nothing"},
+        searched=_searched(stats, closest, "nothing"),
         notes=[f"abstained: {reason}"],
     )
+
+
+def _searched(stats: dict[str, Any], closest: list, found: str) -> dict[str, Any]:
+    """What an abstention looked at: the index's size and dates, the closest articles, and whether
+    the articles hold the topic ("topic") or nothing about it ("nothing")."""
+    return {"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"],
+            "closest": closest, "found": found}
 
 
 def near_miss(question: str, passages: list[Passage], context: list[Citation], mode: str, stats: dict[str, Any], kind: str | None) -> Answer:
@@ -110,8 +116,7 @@ def near_miss(question: str, passages: list[Passage], context: list[Citation], m
         text=text,
         abstained=True,
         mode=mode,
-        searched={"articles": stats["articles"], "date_from": stats["date_from"], "date_to": stats["date_to"],
-                  "closest": closest, "found": "topic"},
+        searched=_searched(stats, closest, "topic"),
         notes=[f"abstained: no close sentence states {wanted} about what was asked"],
         context=context,
     )

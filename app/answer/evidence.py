@@ -34,9 +34,10 @@ _LEANS_BACK = re.compile(
 # is never the answer, quoted or as support for a model's sentence; it stays indexed and the rest
 # of its article is cited as usual. Turns and control tokens hold a whole line, injected orders
 # ("Ignore all previous instructions") one sentence.
+ROLES = r"system|assistant|user|human|ai|bot|developer"  # the chat roles a faked turn names
 _TURN = re.compile(
     r"<\|[^|>]{0,40}\|>|<｜[^｜>]{0,40}｜>|\[/?INST\]|<</?SYS>>|</?(?:start_of_turn|end_of_turn)>"
-    r"|^[\s#>*-]*(?:system|assistant|user|human|ai|bot|developer)\s*:"
+    r"|^[\s#>*-]*(?:" + ROLES + r")\s*:"
     # A passage head in the prompt's own format ("[3] Wire report (Reuters, 2017-09-22)"): a fake passage.
     r"|^\s*\[\d{1,3}\]\s[^\n]{0,200}\([^()\n]{1,80},\s*(?:\d{4}-\d{2}-\d{2}|date unknown)\)",
     re.IGNORECASE | re.MULTILINE,
@@ -50,7 +51,7 @@ _ORDER = re.compile(
     re.IGNORECASE,
 )
 # A line that only opens a turn ("<|im_start|>system", "### Assistant:") makes the next line part of it.
-_OPENS_TURN = re.compile(r"(?:<\|im_start\|>\s*\w*|^[\s#>*-]*(?:system|assistant|user|human|ai|bot|developer)\s*:?)\s*$", re.I)
+_OPENS_TURN = re.compile(r"(?:<\|im_start\|>\s*\w*|^[\s#>*-]*(?:" + ROLES + r")\s*:?)\s*$", re.I)
 
 
 def turn_lines(text: str) -> list[tuple[int, int]]:

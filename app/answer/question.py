@@ -49,11 +49,15 @@ _ASKS_NUMBER = re.compile(
     r"proportion|price|rate|total|temperature|score|date|day|month|decade|century|time)|in (what|which) (year|month|decade)|when)\b",
     re.I,
 )
-_ASKS_NAME = re.compile(
-    r"\b(who|whom|whose|where|(which|what) (country|countries|state|city|town|nation|company|companies|team|party|"
+# The things a "which/what X" question asks for by name.
+NAME_NOUNS = (
+    r"country|countries|state|city|town|nation|company|companies|team|party|"
     r"organi[sz]ation|group|agency|network|brand|airline|university|school|person|man|woman|player|singer|actor|actress|"
     r"artist|band|film|movie|show|book|song|album|region|province|island|river|continent|county|leader|president|"
-    r"official|senator|governor|judge|court|app|platform|language|religion|event|award|game)|"
+    r"official|senator|governor|judge|court|app|platform|language|religion|event|award|game"
+)
+_ASKS_NAME = re.compile(
+    r"\b(who|whom|whose|where|(which|what) (" + NAME_NOUNS + r")|"
     r"what is the name|(which|what) \w+ (name|named|called))\b",
     re.I,
 )

@@ -19,7 +19,7 @@ from ingest.variants import covered_terms
 
 from ..models import AnswerSentence, Citation
 from .citing import citation_for
-from .evidence import Evidence, is_control, leans_back, same_claim
+from .evidence import ROLES, Evidence, is_control, leans_back, same_claim
 from .prompt import passage_head
 from .question import acronyms, answer_kind, asked_sentence, key_term_set, offers
 from .tuning import Tuning
@@ -750,7 +750,7 @@ def _by_passage(support: list[Evidence]) -> list[list[Evidence]]:
 
 
 # A chat role as the prompt shows it inert ("### Assistant:" in an article reads "(Assistant)").
-_SHOWN_ROLE = re.compile(r"\((?:system|assistant|user|human|ai|bot|developer)\)", re.I)
+_SHOWN_ROLE = re.compile(r"\((?:" + ROLES + r")\)", re.I)
 
 # The refusal the answer prompt asks for (prompts/answer.toml).
 REFUSAL = "NOT IN SOURCES"
