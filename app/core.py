@@ -77,7 +77,8 @@ class NewsQA:
         self.tuning = tuning or Tuning()
         self.scorer = EvidenceScorer(self.embedder, self.keyword, self.tuning)
         self.pipeline = AnswerPipeline(
-            self.retriever, self.scorer, self.store, lambda: self.chat_model, self.tuning, lambda: self.judge
+            self.retriever, self.scorer, self.store, lambda: self.chat_model, self.tuning, lambda: self.judge,
+            self._capable_model,
         )
         self._chat_model = chat_model
         self._judge: Judge | None = judge
@@ -120,6 +121,20 @@ class NewsQA:
                 self._judge = self._make_judge()
                 self._judge_built = True
             return self._judge
+
+    def _capable_model(self) -> bool:
+        """Whether answers come from a model of the user's choosing, not the bundled SmolLM2: only
+        such a model's yes/no verdict is shown when the check cannot settle it."""
+        if self._chat_model is None:
+            return not is_bundled(self.settings.llm)
+        from .backends import LlamaCppChat, bundled_gguf
+
+        if not isinstance(self._chat_model, LlamaCppChat):
+            return True
+        try:
+            return self._chat_model.model_path != bundled_gguf()
+        except NewsQAError:
+            return True  # no bundled model installed: this one is the user's
 
     def _make_judge(self) -> Judge | None:
         spec = (self.settings.judge or "off").strip()

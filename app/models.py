@@ -31,6 +31,7 @@ SUPPORT_LABELS = {
     "quoted": "quoted word for word from",
     "supported": "checked against",  # names, numbers and most words found in one cited sentence
     "choice": "the choice named by",  # a multiple-choice answer: the cited sentence names it
+    "verdict": "the model's own yes or no, not checked against any source; the checked sentences after it are its grounds",
 }
 
 
@@ -40,7 +41,9 @@ class AnswerSentence:
 
     text: str
     citations: list[int]
-    support: str  # "quoted" (copied from the source), "supported" (model text the check accepted), "choice" (a picked choice)
+    # "quoted" (copied from the source), "supported" (model text the check accepted), "choice" (a picked
+    # choice), "verdict" (a model's yes/no the check could not settle, shown marked unchecked)
+    support: str
     score: float = 1.0  # evidence score (quoted) or word agreement with the source (supported)
     attribution: str | None = None  # "Reuters (2024-05-01)" when the answer quotes several articles
 

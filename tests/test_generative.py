@@ -14,7 +14,7 @@ import pytest
 from app import NewsQA, NewsQAError, Settings
 from app.answer import ABSTAIN_TEXT, Tuning
 from app.answer.judge import Judge
-from app.answer.verify import check_sentence
+from app.answer.verify import UNCHECKED, check_sentence
 
 from .conftest import index_records
 
@@ -293,6 +293,82 @@ def test_a_short_sentence_after_a_kept_one_is_about_what_that_one_names(notes, r
     qa = _with_model(notes, recording_model("President Trump linked Tylenol to autism [1]. Its active ingredient is acetaminophen [1]."))
     answer = qa.ask(question, mode="generative")
     assert [s.text for s in answer.sentences] == ["President Trump linked Tylenol to autism.", "Its active ingredient is acetaminophen."], answer
+
+
+REVIEWS = [
+    {"id": "polygon", "title": "The Steam Deck OLED improves much more than its screen", "source": "Polygon",
+     "published_at": "2023-11-09",
+     "text": "Valve has made around 300 hardware updates to the Steam Deck since it launched. "
+             "The new model also gets a gaggle of minor physical upgrades."},
+    {"id": "engadget", "title": "Steam Deck OLED review: It's just better", "source": "Engadget", "published_at": "2023-11-09",
+     "text": "The Steam Deck OLED goes on sale on November 16th. Its screen is brighter and its battery lasts longer than the original's."},
+]
+CONSISTENT_Q = "Between the Polygon report and Engadget's review of the Steam Deck OLED, is there consistency in how they describe it?"
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory, embedder) -> Iterator[NewsQA]:
+    qa = index_records(tmp_path_factory.mktemp("reviews"), embedder, REVIEWS)
+    yield qa
+    qa.store.close()
+
+
+def test_a_comparison_citing_one_outlet_is_checked_against_the_other_it_names(reviews):
+    # Engadget's date is in its own article's head: the facts agree, and only a judge can say
+    # whether "the same date" is what the two heads make.
+    claim = "The Polygon report was published on November 9, 2023, the same date as Engadget's review."
+    verdict = _check(reviews, CONSISTENT_Q, claim, ["polygon"])
+    assert not verdict.supported and not verdict.settled and "outlets and dates" in verdict.reason, verdict
+    assert {e.passage.article_id for e in verdict.support} == {"polygon", "engadget"}
+    evidence = reviews.scorer.score(CONSISTENT_Q, reviews.scorer.sentences(reviews.retriever.retrieve(CONSISTENT_Q, 6)))
+    cited = [e.rank + 1 for e in evidence if e.passage.article_id == "polygon"][:1]
+    judged = check_sentence(claim, cited, evidence, reviews.scorer, Tuning(), CONSISTENT_Q, Judge(_Verdicts("SUPPORTED")))
+    assert judged.supported and {e.passage.article_id for e in judged.support} == {"polygon", "engadget"}, judged
+    wrong = _check(reviews, CONSISTENT_Q, claim.replace("November 9", "November 12"), ["polygon"])
+    assert not wrong.supported and wrong.settled and "dates differ" in wrong.reason, wrong
+    # Naming one outlet while citing another's article is a wrong citation, not a short one.
+    moved = _check(reviews, CONSISTENT_Q, "Engadget says its screen is brighter and its battery lasts longer.", ["polygon"])
+    assert not moved.supported, moved
+
+
+GROUNDS = "Polygon says Valve has made around 300 hardware updates to the Steam Deck since it launched [1][2]."
+
+
+@pytest.mark.parametrize(
+    "reply,verdict",
+    [
+        # A judgment no sentence states, then its checked grounds: the model's "Yes" is shown, marked.
+        ("Yes, both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2]. " + GROUNDS, "Yes"),
+        ("Largely yes; both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2]. " + GROUNDS,
+         "Largely yes"),
+        # A sentence the check refutes (a number the sources don't give) carries no verdict.
+        ("Yes, both outlets count 500 hardware updates to the Steam Deck [1][2]. " + GROUNDS, None),
+        # Nothing checked follows: the verdict has no grounds to stand on.
+        ("Yes, both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2].", None),
+    ],
+)
+def test_a_yes_no_verdict_the_check_cannot_settle_is_shown_marked_unchecked(reviews, recording_model, reply, verdict):
+    a = _with_model(reviews, recording_model(reply)).ask(CONSISTENT_Q, mode="generative", today="2023-11-20")
+    if verdict is None:
+        assert "unchecked" not in a.text and not a.text.startswith("Yes"), a
+        assert all(s.support != "verdict" for s in a.sentences)
+        return
+    first, *rest = a.sentences
+    assert first.support == "verdict" and first.citations == [] and a.text.startswith(f"{verdict} {UNCHECKED}. "), a
+    assert rest and all(s.support == "supported" and s.citations for s in rest), a
+    assert any("clear step forward" in n for n in a.notes)  # the judgment itself is removed, and said so
+
+
+def test_no_verdict_is_shown_for_other_questions_or_from_the_bundled_model(reviews, recording_model, embedder):
+    reply = "Yes, both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2]. " + GROUNDS
+    a = _with_model(reviews, recording_model(reply)).ask("How many hardware updates has Valve made to the Steam Deck?",
+                                                          mode="generative", today="2023-11-20")
+    assert a.sentences and all(s.support == "supported" for s in a.sentences), a
+    from app.backends import LlamaCppChat, bundled_gguf
+
+    bundled = NewsQA(reviews.settings.data_dir, embedder=embedder, store=reviews.store, retriever=reviews.retriever,
+                     chat_model=LlamaCppChat(model_path=bundled_gguf()))
+    assert bundled._capable_model() is False and _with_model(reviews, recording_model(reply))._capable_model() is True
 
 
 # --- a real OpenAI-compatible server on 127.0.0.1 ---------------------------------------------

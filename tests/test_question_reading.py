@@ -73,6 +73,43 @@ def test_key_terms_keep_numbers_and_match_dotted_abbreviations():
     assert acronyms("The U.S. and the U.N. met; US-made.") == {"us", "un"}
 
 
+def test_an_apostrophe_is_not_a_quote():
+    from app.answer.question import key_terms
+
+    # "Google's deals ... while 'The Age'" quotes only "The Age", not all between the apostrophes.
+    q = "Does 'The Verge' say Google's deals with Apple are unnecessary, while 'The Age' says they aren't?"
+    assert key_terms(q) == ["verge", "google", "apple", "age"]
+    assert key_terms('Who called the Deck "just better"?') == ["deck", "better"]
+
+
+@pytest.mark.parametrize(
+    "question,yes_no",
+    [
+        ("Does the Verge article say Google's deals are unnecessary?", True),
+        ("Between the Polygon report of November 9, 2023, and Engadget's review, is there consistency in their reporting?", True),
+        ("Did the report from Fortune on Rogers Communications Inc. and the Herald's article both show a fall?", True),
+        ("Is Saquon Barkley on pace to break the NFL single-season rushing record?", True),
+        ("Which company, named by The Age, is accused of manipulating search results?", False),
+        ("Luigi Mangione, the suspect in the killing, was captured in which state?", False),
+        ("Did Engadget's review agree or disagree with Polygon on the new mechanic?", False),
+        ("Was the defense reported as strong before or after the loss?", False),
+        ("Who won Super Bowl LIX?", False),
+    ],
+)
+def test_asks_yes_no(question, yes_no):
+    from app.answer.question import asks_yes_no
+
+    assert asks_yes_no(question) is yes_no
+
+
+def test_the_asked_sentence_goes_on_past_an_abbreviation():
+    from app.answer.question import asked_sentence
+
+    assert asked_sentence("Pope Francis died in April. Which country is Pope Leo XIV from?") == "Which country is Pope Leo XIV from?"
+    q = "Did the report on Rogers Communications Inc. and the one on Amazon both show a fall?"
+    assert asked_sentence(q) == q
+
+
 def test_key_coverage_finds_us_in_a_text_saying_u_s(embedder):
     from app.answer import EvidenceScorer
     from ingest.store import Passage

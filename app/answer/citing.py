@@ -60,7 +60,8 @@ def compose_text(sentences: list[AnswerSentence]) -> str:
         marks = "".join(f"[{n}]" for n in s.citations)
         text = s.text.rstrip()
         m = re.search(r"([.!?][\"'”’)]*)$", text)
-        body = f"{text[: m.start()]} {marks}{m.group(1)}" if m else f"{text} {marks}."
+        gap = " " if marks else ""
+        body = f"{text[: m.start()]}{gap}{marks}{m.group(1)}" if m else f"{text}{gap}{marks}."
         parts.append(f"{s.attribution}: {body}" if s.attribution else body)
     return " ".join(parts)
 

@@ -40,16 +40,19 @@ def generate(
     embedder: Any,
     tuning: Tuning,
     judge: Judge | None = None,
+    verdicts: bool = False,
 ) -> Iterator[str | Draft]:
     """Yield the checked answer text in pieces, then the Draft of the answer.
 
     `chat_model` is called only when the model is needed (building it may load weights). A model
-    that says the passages do not answer is believed: the Draft says to abstain.
+    that says the passages do not answer is believed: the Draft says to abstain. With `verdicts`
+    (a capable model, no judge to settle it), a yes/no question's "Yes"/"No" whose sentence the
+    check cannot settle is shown marked unchecked, before the checked sentences that ground it.
     """
     from langchain_core.messages import HumanMessage, SystemMessage
 
     system, user = answer_messages(question, passages, today)
-    verifier = SentenceVerifier(evidence, embedder, tuning, question, judge)
+    verifier = SentenceVerifier(evidence, embedder, tuning, question, judge, verdicts=verdicts)
 
     def check(raw: str) -> Iterator[str]:
         for s in verifier.feed(raw):

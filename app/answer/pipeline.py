@@ -34,6 +34,8 @@ class AnswerPipeline:
         chat_model: returns the LangChain chat model; called only when a model is needed.
         tuning: the weights and thresholds of every decision.
         judge: returns the judge of unsettled model sentences (None: none configured).
+        capable: whether the answer model is one of the user's choosing (not the bundled SmolLM2):
+            only such a model's yes/no verdict is shown, marked unchecked, when the check can't settle it.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class AnswerPipeline:
         chat_model: Callable[[], Any],
         tuning: Tuning,
         judge: Callable[[], Judge | None] = lambda: None,
+        capable: Callable[[], bool] = lambda: False,
     ) -> None:
         self.retriever = retriever
         self.scorer = scorer
@@ -51,6 +54,7 @@ class AnswerPipeline:
         self.chat_model = chat_model
         self.tuning = tuning
         self.judge = judge
+        self.capable = capable
 
     def stream(
         self,
@@ -91,7 +95,9 @@ class AnswerPipeline:
             draft = choice_draft(*picked)
         elif mode == "generative":
             draft = None
-            for item in generate(question, passages, evidence, today, self.chat_model, self.scorer, self.tuning, self.judge()):
+            judge = self.judge()
+            verdicts = judge is None and self.capable()
+            for item in generate(question, passages, evidence, today, self.chat_model, self.scorer, self.tuning, judge, verdicts):
                 if isinstance(item, Draft):
                     draft = item
                 else:

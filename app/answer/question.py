@@ -69,7 +69,8 @@ _NUMBER_WORDS = frozenset(
 
 def asked_sentence(question: str) -> str:
     """The sentence that asks: "Pope Francis died in April. Which country is Pope Leo XIV from?" -> the second."""
-    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
+    # A sentence opens with a capital: "Rogers Communications Inc. and the article" goes on.
+    parts = [p for p in re.split(r"(?<=[.?!])\s+(?=[\"“'‘(]?[A-Z0-9])", question.strip()) if p]
     return next((p for p in reversed(parts) if p.endswith("?")), parts[-1] if parts else "")
 
 
@@ -81,6 +82,27 @@ def answer_kind(question: str) -> str | None:
     if _ASKS_NAME.search(asked):
         return "name"
     return None
+
+
+# A question a "yes" or "no" answers: its asking clause opens with an auxiliary verb, at its start or
+# after a lead-in ("Does ...?", "Between the two reports, published on May 2, 2023, is there ...?").
+# "Agree or disagree?" and "before or after?" ask to choose, and are not ones.
+_AUXILIARY = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|must)"
+_YES_NO_QUESTION = re.compile(r"(?:^|,\s+)" + _AUXILIARY + r"\s+(?!not\b)\S", re.I)
+_QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
+_ASKED_LAST = re.compile(r"\b(?:(?:which|what|whose|how\s+(?:many|much))(?:\s+[\w’'-]+){0,2}|who|whom|when|where|why|how)\?$", re.I)
+_COMPARED = r"(?:before|after|earlier|later|more|less|fewer|higher|lower|better|worse|up|down)"
+_EITHER_OR = re.compile(r"\b(\w+)\s+or\s+(?:dis|un|in|non|not\s+)\1\b|\b" + _COMPARED + r"\s+or\s+" + _COMPARED + r"\b", re.I)
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether the question's own sentence is answered by "yes" or "no"."""
+    asked = asked_sentence(question)
+    m = _YES_NO_QUESTION.search(asked)
+    # A question word before the verb asks ("Which company ..., is mentioned by ...?"), as does
+    # one closing the question ("..., was captured in which state?"); one after it is a clause.
+    return (m is not None and not _QUESTION_WORD.search(asked[: m.start()]) and not _ASKED_LAST.search(asked)
+            and not _EITHER_OR.search(asked))
 
 
 def offers(kind: str | None, sentence: str, question: str) -> bool:
@@ -113,6 +135,11 @@ def acronyms(text: str) -> set[str]:
     return {fold(m.replace(".", "")) for m in re.findall(r"\b(?:[A-Za-z]\.){2,}", text)}
 
 
+# A quoted phrase: in double quotes, or in single quotes that stand apart from words, so that the
+# apostrophes of "Google's deals ... while 'The Age'" do not read as a quote of all between them.
+_QUOTED = re.compile(r"[\"“]([^\"“”]{3,})[\"”]|(?<![\w’'])['‘]([^'‘’]{3,}?)['’](?![\w’'])")
+
+
 def key_terms(question: str) -> list[str]:
     """Names and numbers in the question: capitalised words not opening a sentence, digits, quotes."""
     keys: list[str] = []
@@ -124,8 +151,8 @@ def key_terms(question: str) -> list[str]:
                 keys.extend(sorted(numbers(base)) or [fold(base)])  # "16-pound" -> "16"
             elif i > 0 and base[:1].isupper() and fold(base) not in QUESTION_WORDS:
                 keys.extend(terms(base))
-    for quoted in re.findall(r"[\"“']([^\"”']{3,})[\"”']", question):
-        keys.extend(terms(quoted))
+    for double, single in _QUOTED.findall(question):
+        keys.extend(terms(double or single))
     return list(dict.fromkeys(k for k in keys if k))
 
 

@@ -21,7 +21,7 @@ from ..models import AnswerSentence, Citation
 from .citing import citation_for
 from .evidence import ROLES, Evidence, is_control, leans_back, same_claim
 from .prompt import passage_head
-from .question import acronyms, answer_kind, asked_sentence, key_term_set, offers
+from .question import acronyms, answer_kind, asked_sentence, asks_yes_no, key_term_set, offers
 from .tuning import Tuning
 
 if TYPE_CHECKING:
@@ -273,7 +273,8 @@ _REPORTING = frozenset(terms(
     "article articles report reports reported passage passages source sources say says said note notes noted "
     "mention mentions mentioned describe describes described state states stated write writes wrote cover covers "
     "covered quote quotes quoted add adds added explain explains explained claim claims claimed piece story "
-    "stories coverage also likewise both another second though although however whereas instead contrast meanwhile "
+    "stories coverage published publish dated date also likewise both same another second though although however "
+    "whereas instead contrast meanwhile "
     "largely mostly partly partially broadly"))
 # Light verbs carry the relation in the words around them ("holds dual nationality" for "has dual
 # nationality", "making levels collapse"), and naming verbs say what a thing is called in many
@@ -465,6 +466,7 @@ def check_sentence(
     """
     claim = _YES_NO.sub("", sentence) or sentence  # "Yes, ..." answers a yes/no question: the rest is the claim
     pool = [e for e in evidence if e.rank + 1 in cited] or evidence
+    pool += _named_articles(claim, pool, evidence)
     if not pool:
         return Check(sentence, False, None, 0.0, 0.0, "nothing retrieved")
     absent, claim = absence_claims(claim, pool)
@@ -565,7 +567,9 @@ def check_sentence(
         # A name that only another sentence supplies, while the claim leaves out one the backing
         # sentence states, may be a swap ("Cuomo and New York City" for "Cuomo and Curtis Sliwa"):
         # a judge can tell.
-        lent = prim.context.missing(s_names) if len(support) > 1 else set()
+        # An outlet is lent by its own article's head: it names the report ("the same date as
+        # Engadget's review"), and puts no name in place of the sentence's.
+        lent = prim.context.missing(s_names) - src.outlets if len(support) > 1 else set()
         if lent and left_out:
             reason = f"names from another sentence in place of the source's: {', '.join(sorted(lent))} for {', '.join(sorted(left_out))}"
             return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
@@ -578,6 +582,12 @@ def check_sentence(
             return Check(sentence, False, primary, precision, sim, "the source says not", support, settled=False)
         if extra:
             return Check(sentence, False, primary, precision, sim, f"adds what no source says: {' '.join(extra)}", support, settled=False)
+        if wanted <= src.outlets:
+            # What it states is only what the articles' heads say, their outlets and dates ("the
+            # Polygon report was published on November 9, the same date as Engadget's review"), and
+            # the facts agree; what it makes of them no sentence says. A judge can tell.
+            return Check(sentence, False, primary, precision, sim, "only the articles' outlets and dates back it", support,
+                         settled=False)
         # Facts joined from several passages are riskier than one passage's: a little more of the
         # wording must be theirs.
         needed = tuning.support_precision + (tuning.cross_passage_margin if len({e.passage.chunk_id for e in support}) > 1 else 0.0)
@@ -606,6 +616,29 @@ def check_sentence(
         else:
             best.reason, best.settled = f"{best.reason}; the judge did not find it in the source", True
     return best
+
+
+def _outlet_words(source: str | None) -> set[str]:
+    """The words of an outlet's own name ("The Independent - Life and Style" -> {"independent"})."""
+    name = re.split(r"\s[|–—-]\s", source or "")[0]
+    return set(words(name)) - STOPWORDS
+
+
+def _named_articles(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> list[Evidence]:
+    """Sentences of the retrieved articles a comparison names by outlet beside one it cites.
+
+    "The Polygon report was published on November 9, 2023, the same date as Engadget's review [1]"
+    cites Polygon's article and names Engadget's too: Engadget's passage states its part, so it
+    joins what the claim is checked against, and the citation shown points at it. Only beside an
+    outlet the claim both names and cites: "Wired says ... [2]" citing another outlet's article
+    is a wrong citation, not a short one, and is checked against what it cites.
+    """
+    named = {fold(re.split(r"['’]", w)[0]) for w in re.findall(r"\b[A-Z][\w.&’'-]*", claim)}
+    cited = {e.passage.source for e in pool}
+    if not any((outlet := _outlet_words(source)) and outlet <= named for source in cited):
+        return []
+    return [e for e in evidence if e.passage.source not in cited and not any(e is x for x in pool)
+            and (outlet := _outlet_words(e.passage.source)) and outlet <= named]
 
 
 def _unsupported_run(claim_terms: list[str], known: _Known, size: int) -> list[str]:
@@ -661,7 +694,8 @@ class SentenceVerifier:
     `dropped` holds each refused sentence with its reason.
     """
 
-    def __init__(self, evidence: list[Evidence], embedder, tuning: Tuning, question: str, judge: Judge | None = None) -> None:
+    def __init__(self, evidence: list[Evidence], embedder, tuning: Tuning, question: str, judge: Judge | None = None,
+                 verdicts: bool = False) -> None:
         self.evidence = evidence
         self.embedder = embedder
         self.tuning = tuning
@@ -673,6 +707,10 @@ class SentenceVerifier:
         self._citations: dict[tuple[str, tuple[tuple[int, int], ...]], Citation] = {}
         self._kept: list[str] = []
         self._after_kept = True  # whether the model's previous sentence was shown (the first leans on nothing)
+        # A yes/no question's "Yes"/"No", when the sentence giving it is a judgment the check can't
+        # settle, is shown marked as the model's own conclusion: only once a checked sentence follows.
+        self._verdicts = verdicts and asks_yes_no(question)
+        self._verdict: AnswerSentence | None = None
         # What the prompt showed as each passage's heading: a small model echoes them as if they were claims.
         heads = {e.passage.chunk_id: e.passage for e in evidence}.values()
         self._headings = {tuple(words(x)) for p in heads for x in (p.title or "", passage_head(p)) if words(x)}
@@ -714,7 +752,13 @@ class SentenceVerifier:
                                      before=self._kept[-1] if shown and self._kept else "")
             if not verdict.supported or verdict.source is None:
                 self.dropped.append(f"{text} ({verdict.reason})")
+                if self._verdicts and not verdict.settled and not self.sentences and self._verdict is None:
+                    self._verdict = unchecked_verdict(text)
                 continue
+            if self._verdict is not None:
+                self.sentences.append(self._verdict)
+                yield self._verdict
+                self._verdict, self._verdicts = None, False
             numbers = [self._cite(group) for group in _by_passage(verdict.support)]
             s = AnswerSentence(text=text, citations=numbers, support="supported", score=round(verdict.precision, 3))
             self.sentences.append(s)
@@ -727,6 +771,23 @@ class SentenceVerifier:
         if key not in self._citations:
             self._citations[key] = citation_for(len(self._citations) + 1, group)
         return self._citations[key].n
+
+
+# What marks a verdict shown unchecked, in the answer's text.
+UNCHECKED = "(the model's conclusion; unchecked)"
+
+
+def unchecked_verdict(text: str) -> AnswerSentence | None:
+    """The "Yes"/"No" a model sentence opens with, as a sentence marked unchecked (None without one).
+
+    The rest of its sentence is a judgment ("both reports emphasize the practical value of ...")
+    that no source sentence states; the checked sentences after it are its grounds.
+    """
+    m = _YES_NO.match(text)
+    if m is None:
+        return None
+    word = m.group(0).strip(" ,;:.")
+    return AnswerSentence(text=f"{word[:1].upper()}{word[1:].lower()} {UNCHECKED}.", citations=[], support="verdict", score=0.0)
 
 
 def loops(text: str, size: int = 5) -> bool:
