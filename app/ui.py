@@ -67,6 +67,9 @@ def answer_markdown(answer: Answer, turn: int = 1) -> str:
     parts = []
     for s in answer.sentences:
         marks = "".join(f"[\\[{n}\\]](#source-{turn}-{n})" for n in s.citations)
+        if s.support == "verdict":  # the model's unchecked yes/no reads apart from what was checked
+            parts.append(f"*{escape_md(s.text)}*")
+            continue
         parts.append(f"{escape_md(s.text)} {marks}")
     warnings = "".join(f"\n\n⚠️ {escape_md(w)}" for w in answer.warnings)
     return " ".join(parts) + f"\n\n*{escape_md(answer.as_of_text)}*" + warnings

@@ -331,6 +331,19 @@ def test_a_comparison_citing_one_outlet_is_checked_against_the_other_it_names(re
     assert not moved.supported, moved
 
 
+@pytest.mark.parametrize(
+    "claim,kept",
+    [
+        ("Valve has made around 300 hardware updates to the Steam Deck since it launched.", True),
+        # 300 counts updates in its sentence; "screen" is the title's: no source counts 300 screens.
+        ("Valve has made around 300 screen upgrades to the Steam Deck since it launched.", False),
+    ],
+)
+def test_a_number_counts_what_its_source_sentence_counts(reviews, claim, kept):
+    verdict = _check(reviews, "How many hardware updates has Valve made to the Steam Deck?", claim, ["polygon"])
+    assert verdict.supported is kept and (kept or "no source counts 300 screen" in verdict.reason), verdict
+
+
 GROUNDS = "Polygon says Valve has made around 300 hardware updates to the Steam Deck since it launched [1][2]."
 
 

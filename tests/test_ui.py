@@ -109,6 +109,9 @@ def test_answer_markdown_escapes_sentences():
     a = Answer(question="q", text="x", sentences=[AnswerSentence("<script>alert(1)</script> *bold*", [1], "quoted")])
     md = answer_markdown(a, turn=3)
     assert "<script>" not in md and "\\*bold\\*" in md and "(#source-3-1)" in md
+    verdict = Answer(question="q", text="x", sentences=[AnswerSentence("Yes (the model's conclusion; unchecked).", [], "verdict"),
+                                                        AnswerSentence("It was.", [1], "supported")])
+    assert answer_markdown(verdict).startswith("*Yes \\(the model's conclusion; unchecked\\).* It was. [")
 
 
 def test_earlier_sources_are_folded_and_escaped():

@@ -464,6 +464,19 @@ def check_sentence(
     `before` is the answer's sentence shown just before this one: what a short sentence after it
     ("Its active ingredient is acetaminophen.") is about.
     """
+    check = _cheap_check(sentence, cited, evidence, embedder, tuning, question, before)
+    if check.supported or check.settled or judge is None:
+        return check
+    if judge.supports(sentence, check.support):
+        return Check(sentence, True, check.source, check.precision, check.dense, "", check.support, settled=True)
+    check.reason, check.settled = f"{check.reason}; the judge did not find it in the source", True
+    return check
+
+
+def _cheap_check(
+    sentence: str, cited: list[int], evidence: list[Evidence], embedder, tuning: Tuning, question: str, before: str
+) -> Check:
+    """`check_sentence` without the judge: what the names, numbers, dates, negation and wording say."""
     claim = _YES_NO.sub("", sentence) or sentence  # "Yes, ..." answers a yes/no question: the rest is the claim
     pool = [e for e in evidence if e.rank + 1 in cited] or evidence
     pool += _named_articles(claim, pool, evidence)
@@ -472,8 +485,17 @@ def check_sentence(
     absent, claim = absence_claims(claim, pool)
     present = [a for a in absent if not _absent_from(a, pool)]
     if present:
-        return Check(sentence, False, None, 0.0, 0.0, f"the source does state what it says is not there: {present[0].strip()}",
-                     pool[:1], settled=False)
+        # The names it says are missing are there, but what it says the article does not do with
+        # them ("does not blame X on anyone") may still hold: a judge reads each cited passage,
+        # shown by its sentence closest to the claim.
+        vectors = embedder.embed([sentence] + [e.text for e in pool])
+        closest: dict[str, tuple[float, Evidence]] = {}
+        for e, sim in zip(pool, vectors[1:] @ vectors[0]):
+            if e.passage.chunk_id not in closest or sim > closest[e.passage.chunk_id][0]:
+                closest[e.passage.chunk_id] = (float(sim), e)
+        shown = [e for _, e in closest.values()]
+        return Check(sentence, False, shown[0], 0.0, 0.0, f"the source does state what it says is not there: {present[0].strip()}",
+                     shown, settled=False)
     claim_terms = [_MONTH_ABBR.get(t, t) for t in terms(claim)]
     s_terms = set(claim_terms)
     if absent and not s_terms - _REPORTING:
@@ -498,6 +520,7 @@ def check_sentence(
     # stand for the source's "on Sunday".
     s_numbers -= {str(d) for _, d in s_dates}
     s_names = _names(claim) - s_numbers
+    counted = _counted(claim, s_numbers)
     same_entity = _same_entity(claim, pool, evidence)
     s_names -= same_entity
     s_proper = _names(claim, quoted=False)
@@ -541,13 +564,23 @@ def check_sentence(
         extra = _unsupported_run(claim_terms, src.context | free, tuning.unsupported_run)
         about = len(asked_names & prim.own.terms) / len(asked_names) if asked_names else 1.0
         if before_names:
-            # A short sentence continuing the answer is about what the sentence before it names.
-            about = max(about, len(before_names - prim.context.missing(before_names)) / len(before_names))
-        # A bare answer holds what was asked: "The Miller Street." answers no "until what time".
-        bare = (len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) and about >= tuning.bare_names
-                and (asked_kind is None or offers(asked_kind, claim, question)))
+            # A short sentence continuing the answer is about what the sentence before it names, which
+            # its own sentence or passage names ("The crash killed 67 people." in the passage that
+            # names the airport).
+            passage = _Known(_canon(set(terms(f"{primary.passage.title or ''} {primary.passage.text}"))))
+            about = max(about, len(before_names - passage.missing(before_names)) / len(before_names))
+        # A bare answer holds what was asked: "The Miller Street." answers no "until what time". A
+        # short sentence going on from a kept one ("The crash killed 67 people." after the airport
+        # is named) adds to the answer given, and need not be one.
+        bare = (len(s_terms) <= tuning.bare_terms and not prim.context.missing(s_terms) - prim.numbers and about >= tuning.bare_names
+                and (asked_kind is None or bool(before_names) or offers(asked_kind, claim, question)))
         if not numbers_ok:
             return Check(sentence, False, primary, precision, sim, "numbers differ", support)
+        apart = [f"{n} {w}" for n, w in counted if not any(n in facts_of[id(e)] and w in _Known(facts_of[id(e)]) for e in support)]
+        if apart:
+            # "2 years" joined from "two submarines" and "forty years old": a number must count in
+            # some source sentence what it counts in the claim.
+            return Check(sentence, False, primary, precision, sim, f"no source counts {apart[0]}", support)
         # A date is its month and day together: "March 20" is not "March" from one sentence and
         # "20" from another.
         if s_dates and not s_dates <= set().union(*(day_months(e.text, e.passage.date) for e in support)):
@@ -610,11 +643,6 @@ def check_sentence(
         if best is None or rank > best_rank:
             best, best_rank = check, rank
     assert best is not None
-    if not best.supported and not best.settled and judge is not None:
-        if judge.supports(sentence, best.support):
-            best = Check(sentence, True, best.source, best.precision, best.dense, "", best.support, settled=True)
-        else:
-            best.reason, best.settled = f"{best.reason}; the judge did not find it in the source", True
     return best
 
 
@@ -639,6 +667,27 @@ def _named_articles(claim: str, pool: list[Evidence], evidence: list[Evidence]) 
         return []
     return [e for e in evidence if e.passage.source not in cited and not any(e is x for x in pool)
             and (outlet := _outlet_words(e.passage.source)) and outlet <= named]
+
+
+_COUNTED = re.compile(r"\b(\d[\d,]*(?:\.\d+)?|[A-Za-z]+(?:-[A-Za-z]+)?)\s+(?=([A-Za-z][\w’'-]*))")
+
+
+def _counted(claim: str, claim_numbers: set[str]) -> list[tuple[str, str]]:
+    """(number, the term it counts) of each number the claim writes before a content word:
+    "lasted 2 years" -> ("2", "year"), "Sixty-seven people" -> ("67", "people")."""
+    out = []
+    for m in _COUNTED.finditer(claim):
+        found = _numbers_of(m.group(1)) & claim_numbers
+        after = terms(m.group(2))
+        if len(found) != 1 or not after or after[0].isdigit() or fold(m.group(2)) in MONTHS:
+            continue
+        n = found.pop()
+        before = claim[: m.start()].split()
+        # Not a count: a year ("in 2009 came"), "one" as a pronoun, a number in a name ("Week 4 game").
+        if re.fullmatch(r"1[89]\d\d|20\d\d", n) or fold(m.group(1)) == "one" or (before and before[-1][:1].isupper()):
+            continue
+        out.append((n, _MONTH_ABBR.get(after[0], after[0])))
+    return out
 
 
 def _unsupported_run(claim_terms: list[str], known: _Known, size: int) -> list[str]:
