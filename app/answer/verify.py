@@ -576,10 +576,12 @@ def _cheap_check(
                 and (asked_kind is None or bool(before_names) or offers(asked_kind, claim, question)))
         if not numbers_ok:
             return Check(sentence, False, primary, precision, sim, "numbers differ", support)
-        apart = [f"{n} {w}" for n, w in counted if not any(n in facts_of[id(e)] and w in _Known(facts_of[id(e)]) for e in support)]
+        chunks = {e.passage.chunk_id for e in support}
+        apart = [f"{n} {w}" for n, w in counted if not any(
+            n in facts_of[id(e)] and w in _Known(facts_of[id(e)]) for e in pool if e.passage.chunk_id in chunks)]
         if apart:
             # "2 years" joined from "two submarines" and "forty years old": a number must count in
-            # some source sentence what it counts in the claim.
+            # some sentence of the passages backing it what it counts in the claim.
             return Check(sentence, False, primary, precision, sim, f"no source counts {apart[0]}", support)
         # A date is its month and day together: "March 20" is not "March" from one sentence and
         # "20" from another.
