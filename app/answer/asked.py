@@ -13,7 +13,7 @@ import re
 
 from ingest.terms import MONTHS, QUESTION_WORDS, STOPWORDS, fold, numbers, stem, terms, words
 
-from .question import NAME_NOUNS, asked_sentence
+from .question import AUXILIARIES, NAME_NOUNS, WH_WORD, asked_sentence
 
 # What a question asks for, read from its last sentence (quiz questions open with a preamble).
 _ASKS_DATE = re.compile(
@@ -38,9 +38,6 @@ _NUMBER_WORDS = frozenset(
 )
 
 
-_WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
-
-
 def asked_kind(question: str) -> str | None:
     """"date", "number" or "name" when the question's own sentence asks for one, else None.
 
@@ -48,7 +45,7 @@ def asked_kind(question: str) -> str | None:
     the "when" is not what is asked.
     """
     asked = asked_sentence(question)
-    wh = _WH.search(asked)
+    wh = WH_WORD.search(asked)
     if wh is None:
         return None
     found = []
@@ -174,7 +171,7 @@ def answer_spans(kind: str | None, sentence: str, question: str) -> list[tuple[i
 _NUMBER_ONLY = re.compile(r"^\d[\d,]*$")
 
 
-_AUX = r"is|are|was|were|do|does|did|has|have|had|will|would|can|could|should"
+_AUX = AUXILIARIES
 _PARTICIPLE = re.compile(r"(ed|en|wn|ght|un|ilt|ld|de|ne|rn)$")
 
 

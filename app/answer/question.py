@@ -87,9 +87,9 @@ def answer_kind(question: str) -> str | None:
 # A question a "yes" or "no" answers: its asking clause opens with an auxiliary verb, at its start or
 # after a lead-in ("Does ...?", "Between the two reports, published on May 2, 2023, is there ...?").
 # "Agree or disagree?" and "before or after?" ask to choose, and are not ones.
-_AUXILIARY = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|must)"
-_YES_NO_QUESTION = re.compile(r"(?:^|,\s+)" + _AUXILIARY + r"\s+(?!not\b)\S", re.I)
-_QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
+AUXILIARIES = r"is|are|was|were|do|does|did|has|have|had|will|would|can|could|should"
+WH_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
+_YES_NO_QUESTION = re.compile(r"(?:^|,\s+)(?:" + AUXILIARIES + r"|must)\s+(?!not\b)\S", re.I)
 _ASKED_LAST = re.compile(r"\b(?:(?:which|what|whose|how\s+(?:many|much))(?:\s+[\w’'-]+){0,2}|who|whom|when|where|why|how)\?$", re.I)
 _COMPARED = r"(?:before|after|earlier|later|more|less|fewer|higher|lower|better|worse|up|down)"
 _EITHER_OR = re.compile(r"\b(\w+)\s+or\s+(?:dis|un|in|non|not\s+)\1\b|\b" + _COMPARED + r"\s+or\s+" + _COMPARED + r"\b", re.I)
@@ -101,7 +101,7 @@ def asks_yes_no(question: str) -> bool:
     m = _YES_NO_QUESTION.search(asked)
     # A question word before the verb asks ("Which company ..., is mentioned by ...?"), as does
     # one closing the question ("..., was captured in which state?"); one after it is a clause.
-    return (m is not None and not _QUESTION_WORD.search(asked[: m.start()]) and not _ASKED_LAST.search(asked)
+    return (m is not None and not WH_WORD.search(asked[: m.start()]) and not _ASKED_LAST.search(asked)
             and not _EITHER_OR.search(asked))
 
 
@@ -122,12 +122,16 @@ def offers(kind: str | None, sentence: str, question: str) -> bool:
     return False
 
 
+def outlet_words(source: str | None) -> set[str]:
+    """The words of an outlet's own name, before any " | " or " - " tagline ("The Independent - Life
+    and Style" -> {"the", "independent"})."""
+    return set(words(re.split(r"\s[|–—-]\s", source or "")[0]))
+
+
 def source_named(question_words: set[str], source: str | None) -> float:
-    """1.0 when the question names the outlet: all words of its name (before any " | " or " - " tagline)."""
-    if not source:
-        return 0.0
-    name = words(re.split(r"\s[|–—-]\s", source)[0])
-    return 1.0 if name and set(name) <= question_words else 0.0
+    """1.0 when the question names the outlet: all words of its name."""
+    name = outlet_words(source)
+    return 1.0 if name and name <= question_words else 0.0
 
 
 def acronyms(text: str) -> set[str]:

@@ -21,7 +21,7 @@ from ..models import AnswerSentence, Citation
 from .citing import citation_for
 from .evidence import ROLES, Evidence, is_control, leans_back, same_claim
 from .prompt import passage_head
-from .question import acronyms, answer_kind, asked_sentence, asks_yes_no, key_term_set, offers
+from .question import acronyms, answer_kind, asked_sentence, asks_yes_no, key_term_set, offers, outlet_words
 from .tuning import Tuning
 
 if TYPE_CHECKING:
@@ -520,7 +520,10 @@ def _cheap_check(
     # stand for the source's "on Sunday".
     s_numbers -= {str(d) for _, d in s_dates}
     s_names = _names(claim) - s_numbers
-    counted = _counted(claim, s_numbers)
+    # For each number and what it counts ("2 years"), the passages with a sentence that counts it.
+    counting: dict[tuple[str, str], set[str]] = {}
+    for n, w in _counted(claim, s_numbers):
+        counting[(n, w)] = {e.passage.chunk_id for e in pool if n in facts_of[id(e)] and w in _Known(facts_of[id(e)])}
     same_entity = _same_entity(claim, pool, evidence)
     s_names -= same_entity
     s_proper = _names(claim, quoted=False)
@@ -577,8 +580,7 @@ def _cheap_check(
         if not numbers_ok:
             return Check(sentence, False, primary, precision, sim, "numbers differ", support)
         chunks = {e.passage.chunk_id for e in support}
-        apart = [f"{n} {w}" for n, w in counted if not any(
-            n in facts_of[id(e)] and w in _Known(facts_of[id(e)]) for e in pool if e.passage.chunk_id in chunks)]
+        apart = [f"{n} {w}" for (n, w), where in counting.items() if not where & chunks]
         if apart:
             # "2 years" joined from "two submarines" and "forty years old": a number must count in
             # some sentence of the passages backing it what it counts in the claim.
@@ -648,12 +650,6 @@ def _cheap_check(
     return best
 
 
-def _outlet_words(source: str | None) -> set[str]:
-    """The words of an outlet's own name ("The Independent - Life and Style" -> {"independent"})."""
-    name = re.split(r"\s[|–—-]\s", source or "")[0]
-    return set(words(name)) - STOPWORDS
-
-
 def _named_articles(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> list[Evidence]:
     """Sentences of the retrieved articles a comparison names by outlet beside one it cites.
 
@@ -664,11 +660,16 @@ def _named_articles(claim: str, pool: list[Evidence], evidence: list[Evidence]) 
     is a wrong citation, not a short one, and is checked against what it cites.
     """
     named = {fold(re.split(r"['’]", w)[0]) for w in re.findall(r"\b[A-Z][\w.&’'-]*", claim)}
+
+    def is_named(source: str | None) -> bool:
+        outlet = outlet_words(source) - STOPWORDS  # "The Verge" is named by "Verge"
+        return bool(outlet) and outlet <= named
+
     cited = {e.passage.source for e in pool}
-    if not any((outlet := _outlet_words(source)) and outlet <= named for source in cited):
+    if not any(is_named(source) for source in cited):
         return []
-    return [e for e in evidence if e.passage.source not in cited and not any(e is x for x in pool)
-            and (outlet := _outlet_words(e.passage.source)) and outlet <= named]
+    # The pool's sentences all come from cited outlets, so none of these is in it already.
+    return [e for e in evidence if e.passage.source not in cited and is_named(e.passage.source)]
 
 
 _COUNTED = re.compile(r"\b(\d[\d,]*(?:\.\d+)?|[A-Za-z]+(?:-[A-Za-z]+)?)\s+(?=([A-Za-z][\w’'-]*))")
@@ -809,7 +810,7 @@ class SentenceVerifier:
             if self._verdict is not None:
                 self.sentences.append(self._verdict)
                 yield self._verdict
-                self._verdict, self._verdicts = None, False
+                self._verdict = None  # and self.sentences is no longer empty: no second verdict
             numbers = [self._cite(group) for group in _by_passage(verdict.support)]
             s = AnswerSentence(text=text, citations=numbers, support="supported", score=round(verdict.precision, 3))
             self.sentences.append(s)
