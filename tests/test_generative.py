@@ -384,6 +384,55 @@ def test_no_verdict_is_shown_for_other_questions_or_from_the_bundled_model(revie
     assert bundled._capable_model() is False and _with_model(reviews, recording_model(reply))._capable_model() is True
 
 
+WIDER = [
+    {"id": "vote", "title": "Dunmore has a new mayor", "source": "Valley Gazette", "published_at": "2025-11-05",
+     "text": "Maria Ortiz made history on Tuesday as the first Green Party mayor of Dunmore. "
+             "Raised in Lisbon, she beat Paul Reyes in the party primary this summer. "
+             "This week she again defeated Reyes and the independent candidate Tom Hale."},
+    {"id": "desk", "title": "The trading desk on trial", "source": "Court Wire", "published_at": "2023-10-26",
+     "text": "Wang testified that the founder told a trader it was okay to keep withdrawing money as long as the amount "
+             "stayed below the exchange's revenue."},
+    {"id": "bets", "title": "Best bets for Travis Kelce props in the Chiefs-Jets Week 4 game", "source": "Sporting Wire",
+     "published_at": "2023-09-28",
+     "text": "For bettors, where there is hype, there is also an opportunity to make some money."},
+]
+
+
+@pytest.fixture(scope="module")
+def wider(tmp_path_factory, embedder) -> Iterator[NewsQA]:
+    qa = index_records(tmp_path_factory.mktemp("wider"), embedder, WIDER)
+    yield qa
+    qa.store.close()
+
+
+@pytest.mark.parametrize(
+    "question,claim,cited,kept",
+    [
+        # Names another sentence lends with its own words ("defeating ... Tom Hale" from "defeated
+        # ... Tom Hale") join that sentence's fact; a name swapped in among the primary sentence's
+        # words is put in place of the one it states.
+        ("Who was elected mayor of Dunmore?", "Maria Ortiz was elected mayor of Dunmore on Tuesday, defeating Paul Reyes and Tom Hale.",
+         ["vote"], True),
+        ("Who was elected mayor of Dunmore?", "Maria Ortiz was elected the first mayor of Tom Hale on Tuesday.", ["vote"], False),
+        # Permission is possibility, readiness is "will": "okay to keep withdrawing" backs "could keep withdrawing".
+        ("What did Wang testify about withdrawals?",
+         "Wang testified that the founder said a trader could keep withdrawing money as long as the amount stayed below the exchange's revenue.",
+         ["desk"], True),
+        ("What did Wang testify about withdrawals?",
+         "Wang testified that the founder said a trader should keep withdrawing money as long as the amount stayed below the exchange's revenue.",
+         ["desk"], False),
+        # The headline is part of what an article states.
+        ("What does the Sporting Wire article cover?",
+         "The Sporting Wire article covers best bets for Travis Kelce props in the Chiefs-Jets Week 4 game.", ["bets"], True),
+        ("What does the Sporting Wire article cover?",
+         "The Sporting Wire article covers best bets for Travis Kelce props in the Chiefs-Jets Week 5 game.", ["bets"], False),
+    ],
+)
+def test_a_claim_may_rest_on_a_lending_sentence_a_modal_the_source_implies_or_the_headline(wider, question, claim, cited, kept):
+    verdict = _check(wider, question, claim, cited)
+    assert verdict.supported is kept, verdict
+
+
 # --- a real OpenAI-compatible server on 127.0.0.1 ---------------------------------------------
 
 

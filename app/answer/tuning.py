@@ -15,7 +15,7 @@ class Tuning:
     min_score: float = 0.30  # below this the best sentence does not answer the question
     min_key_coverage: float = 0.5  # share of the question's names and numbers the passages must hold
     support_precision: float = 0.75  # share of a model sentence's words its sources (or the question) must hold
-    support_dense: float = 0.55  # ... and how close in meaning its closest source sentence must be
+    support_dense: float = 0.50  # ... and how close in meaning its closest source sentence must be
     cross_passage_margin: float = 0.1  # ... this much more when the claim rests on sentences of several passages
     support_precision_all: float = 0.9  # ... or nearly every word, when the meaning is at least unsettled_dense
     unsettled_precision: float = 0.4  # below support_* but at least these: a judge may decide (else refused)

@@ -243,10 +243,23 @@ def _read(sentences: list[Evidence]) -> _Source:
     context = own | _canon(set(terms(meta))) | _initials(meta)
     context |= covered_terms(list(context), context)
     outlets = _canon(set(terms(heads))) | _initials(heads)
-    # Reported speech shifts "can" to "could": a source's "can" backs a claim's "could".
-    can = {"may"} if re.search(r"\bcan\b", text, re.I) else set()
-    return _Source(_Known(own), _Known(context), _numbers_of(f"{text} {meta}"), quantities(text), hedges(text) | can,
+    return _Source(_Known(own), _Known(context), _numbers_of(f"{text} {meta}"), quantities(text), hedges(text) | _licensed(text),
                    _says_no(text), outlets)
+
+
+# What a source says without a modal verb that a claim may say with one. Reported speech shifts
+# "can" to "could", and permission ("it was okay to continue") or possibility ("possibly") is
+# "could continue"; a stated readiness or plan ("they're willing to make", "plans to open") is
+# "will make".
+_LICENSES = {
+    "may": re.compile(r"\b(?:can|(?:okay|ok|allowed|permitted|able|free)\s+to|possibl[ey]|perhaps|potentially|likely)\b", re.I),
+    "will": re.compile(r"\b(?:willing|going|plans?|planned|planning|set|expected|scheduled|intends?|intended|vows?|vowed|"
+                       r"promises?|promised)\s+to\b", re.I),
+}
+
+
+def _licensed(text: str) -> set[str]:
+    return {modal for modal, pattern in _LICENSES.items() if pattern.search(text)}
 
 
 def _names(text: str, quoted: bool = True) -> set[str]:
@@ -509,8 +522,12 @@ def _cheap_check(
     q_terms = _canon(set(terms(question)))
     if question and s_terms <= q_terms and not absent:  # beside an absence, the rest is checked as a claim
         return Check(sentence, False, None, 0.0, 0.0, "restates the question without answering it")
-    vectors = embedder.embed([claim] + [e.text for e in pool])
-    sims = {id(e): float(s) for e, s in zip(pool, vectors[1:] @ vectors[0])}
+    # An article's title is part of what it states: "Another Sporting News article covers best bets
+    # for Travis Kelce ..." is what the article's headline says, in no sentence of its text.
+    titles = list(dict.fromkeys(e.passage.title for e in pool if e.passage.title))
+    vectors = embedder.embed([claim] + [e.text for e in pool] + titles)
+    sims = {id(e): float(s) for e, s in zip(pool, vectors[1 : len(pool) + 1] @ vectors[0])}
+    title_sims = dict(zip(titles, (float(s) for s in vectors[len(pool) + 1 :] @ vectors[0])))
     # Each pool sentence's terms, read once: every candidate support set draws on them.
     raw_terms = {id(e): set(terms(e.text)) for e in pool}
     facts_of = {id(e): _canon(raw_terms[id(e)]) | _numbers_of(e.text) for e in pool}
@@ -547,7 +564,7 @@ def _cheap_check(
         main = [e for e in support if len(s_terms & _canon(raw_terms[id(e)])) >= 0.4 * len(s_terms)] or [primary]
         core = _read(main)
         precision = sum(t in src.context for t in wanted) / len(wanted)
-        sim = max(sims[id(e)] for e in support)
+        sim = max(max(sims[id(e)] for e in support), title_sims.get(primary.passage.title, 0.0))
         numbers_ok = s_numbers <= src.numbers and s_quantities <= src.quantities
         unknown_names = src.context.missing(s_names)
         # A quoted phrase from the title ("calling it \"just better\"") quotes the article; it puts no
@@ -607,7 +624,10 @@ def _cheap_check(
         # An outlet is lent by its own article's head: it names the report ("the same date as
         # Engadget's review"), and puts no name in place of the sentence's.
         lent = prim.context.missing(s_names) - src.outlets if len(support) > 1 else set()
-        if lent and left_out:
+        # The question's own names need no lender: the claim restates what is asked about.
+        lent -= asked_names
+        if lent and left_out and not _lent_in_place(claim_terms, lent, s_names - src.outlets - asked_names,
+                                                    s_names | s_numbers | free, primary, support, raw_terms):
             reason = f"names from another sentence in place of the source's: {', '.join(sorted(lent))} for {', '.join(sorted(left_out))}"
             return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
         if len(s_terms) <= tuning.bare_terms:
@@ -706,6 +726,35 @@ def _unsupported_run(claim_terms: list[str], known: _Known, size: int) -> list[s
         if sum(t not in known and not t.isdigit() for t in window) >= size - 1:
             return [t for t in window if t not in known]
     return []
+
+
+def _near(claim_terms: list[str], at: int, skip: set[str]) -> list[str]:
+    """The claim's two nearest content words on each side of position `at`, past names and numbers."""
+    left = [t for t in claim_terms[:at] if t not in skip][-2:]
+    return left + [t for t in claim_terms[at + 1 :] if t not in skip][:2]
+
+
+def _lent_in_place(claim_terms: list[str], lent: set[str], names: set[str], skip: set[str], primary: Evidence,
+                   support: list[Evidence], raw_terms: dict[int, set[str]]) -> bool:
+    """Whether names another sentence lends come with their own sentence's words, and every name
+    stands beside a word of a sentence that holds it.
+
+    "defeating Andrew Cuomo and Curtis Sliwa" joins "he again defeated Cuomo ... and Curtis Sliwa"
+    to the sentence naming the mayor; "the first mayor of Curtis Sliwa" puts a name among words
+    no sentence holding it has: a swap.
+    """
+    known = {id(e): _Known(_canon(raw_terms[id(e)])) for e in support}
+    own = known[id(primary)]
+    for name in names:
+        homes = [known[id(e)] for e in support if name in known[id(e)]]
+        lenders = [k for e, k in ((e, known[id(e)]) for e in support) if e is not primary and name in k]
+        for at in (i for i, t in enumerate(claim_terms) if t == name):
+            near = _near(claim_terms, at, skip)
+            if near and homes and not any(t in home for t in near for home in homes):
+                return False
+            if name in lent and not any(t in lender and t not in own for t in near for lender in lenders):
+                return False
+    return True
 
 
 def _support_for(
