@@ -101,3 +101,30 @@ def test_a_planted_line_is_never_the_answer_about_another_articles_topic(planted
         assert "Pineapple" in qa.store.article_text(PLANTED["id"])  # nothing deleted
     finally:
         qa.store.close()
+
+
+COINS = [
+    {"id": "coin", "title": "A record for digital money", "source": "Market Wire", "published_at": "2024-12-05",
+     "text": "Considered the first successful cryptocurrency, Bitcoin was launched in 2009 by an unknown creator. "
+             "The digital currency surpassed $100,000 for the first time on Thursday. "
+             "Traders celebrated across Asia and Europe."},
+]
+
+
+def test_a_fact_told_across_two_sentences_leads_with_both(tmp_path, embedder):
+    # The sentence stating what was asked names no cryptocurrency ("The digital currency ..."); the
+    # one beside it does: both lead, and the answer is no near-miss.
+    from .conftest import index_records
+
+    qa = index_records(tmp_path, embedder, COINS, tuning=Tuning(lead_first=True))
+    try:
+        a = qa.ask("Which cryptocurrency surpassed $100,000 for the first time?", today="2024-12-06")
+        assert not a.abstained, a.text
+        claim = first_claim(a.text)
+        assert "Bitcoin" in claim and "surpassed $100,000" in claim, a.text
+        (c,) = a.citations
+        assert len(c.spans) == 2 and c.answer_span and c.passage[c.answer_span[0] - c.passage_start : c.answer_span[1] - c.passage_start] == "Bitcoin"
+        gone = qa.ask("Which cryptocurrency did traders in Africa sell?", today="2024-12-06")
+        assert gone.abstained, gone.text  # nothing beside says Africa: still a near-miss
+    finally:
+        qa.store.close()

@@ -115,15 +115,17 @@ class Lead:
     kind: str | None = None
 
 
-def _states(e: Evidence, question: str, kind: str | None, relation: list[str], who: bool, tuning: Tuning) -> bool:
+def _states(e: Evidence, question: str, kind: str | None, relation: list[str], who: bool, tuning: Tuning,
+            kind_beside: bool = False) -> bool:
     """Whether a sentence states what was asked: something of the asked kind, the verb asked about
-    (or a meaning this close to the question's), and the question's own numbers, months and negation."""
+    (or a meaning this close to the question's), and the question's own numbers, months and negation.
+    With `kind_beside`, the asked kind may be in a sentence next to it (checked by the caller)."""
     if not says_relation(relation, e.text, tuning.relation_share):
         if e.dense < (tuning.relation_dense if kind is None else tuning.relation_dense_kind):
             return False
     if not holds_what_is_asked(question, e.text, e.passage.date):
         return False
-    return kind is None or bool(answer_spans(kind, e.text, question)) or (who and bool(relation))
+    return kind is None or kind_beside or bool(answer_spans(kind, e.text, question)) or (who and bool(relation))
 
 
 def recency(date: str | None, today: str | None, days: float) -> float:
@@ -174,6 +176,12 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
         relation = asked_relation(question)
         who = bool(re.match(r"(?i)\s*(who|whom)\b", asked_sentence(question)))
         found = [e for e in close if e.match >= tuning.min_score and _states(e, question, kind, relation, who, tuning)]
+        if not found and kind is not None:
+            # The fact told across two sentences: "The digital currency ... surpassed the milestone"
+            # then "Considered the first successful cryptocurrency, Bitcoin was valued at ...". A
+            # sentence stating the rest leads when a sentence beside it holds the asked kind.
+            found = [e for e in close if e.match >= tuning.min_score and _states(e, question, kind, relation, who, tuning, kind_beside=True)
+                     and any(answer_spans(kind, n.text, question) for n in _beside(e, ranked))]
     if not found and not tuning.near_miss:
         found = [e for e in close if e.match >= tuning.min_score] or close[:1]
     if not found:
@@ -196,12 +204,20 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
         # The lead says it without the answer's words ("The militants control ..."): a close
         # sentence of the same passage that holds them joins it.
         more = [e for e in found if e is not lead and e.passage.chunk_id == lead.passage.chunk_id and answer_spans(kind, e.text, question)]
+        more = more or [e for e in _beside(lead, ranked) if not e.control and answer_spans(kind, e.text, question)]
         if more:
             group = sorted([lead, more[0]], key=lambda e: e.order)
     used = {(g.passage.chunk_id, g.order) for g in group}
     rest = [e for e in ranked if (e.passage.chunk_id, e.order) not in used and not any(same_claim(e.text, g.text) for g in group)]
     context = choose_evidence(rest, tuning).groups[: max(tuning.max_groups - 1, 0)] if rest else []
-    return Lead(group, context, answer_span(lead, question, kind), kind)
+    # The answering words are in the lead, or in the sentence beside it that holds the asked kind.
+    holder = next((e for e in [lead, *group] if kind is not None and answer_spans(kind, e.text, question)), lead)
+    return Lead(group, context, answer_span(holder, question, kind), kind)
+
+
+def _beside(e: Evidence, ranked: list[Evidence]) -> list[Evidence]:
+    """The sentences just before and after `e` in its passage, of those scored."""
+    return [n for n in ranked if n.passage.chunk_id == e.passage.chunk_id and abs(n.order - e.order) == 1]
 
 
 def answer_span(e: Evidence, question: str, kind: str | None) -> tuple[int, int] | None:
@@ -212,8 +228,9 @@ def answer_span(e: Evidence, question: str, kind: str | None) -> tuple[int, int]
         return None
     head = which_noun(question)
     if head:
-        # "Which city ...?" is answered by the name the sentence calls a city: "the city of Palmyra", "Palmyra city".
-        called = [(a, b) for a, b in spans if re.search(rf"\b{re.escape(head)}(?:\s+of)?\s+(?:the\s+)?$", e.text[:a].lower())]
+        # "Which city ...?" is answered by the name the sentence calls a city: "the city of Palmyra", "Palmyra city",
+        # "the Syrian city, Palmyra".
+        called = [(a, b) for a, b in spans if re.search(rf"\b{re.escape(head)}(?:\s+of|,)?\s+(?:the\s+)?$", e.text[:a].lower())]
         called += [(a, b) for a, b in spans if re.match(rf"\s+{re.escape(head)}\b", e.text[b:].lower())]
         if called:  # "the city of Palmyra" before "the Syrian city"
             return e.start + called[0][0], e.start + called[0][1]
