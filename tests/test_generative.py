@@ -395,6 +395,10 @@ WIDER = [
     {"id": "bets", "title": "Best bets for Travis Kelce props in the Chiefs-Jets Week 4 game", "source": "Sporting Wire",
      "published_at": "2023-09-28",
      "text": "For bettors, where there is hype, there is also an opportunity to make some money."},
+    {"id": "campus", "title": "Shooting at a university", "source": "Mountain News", "published_at": "2025-09-11",
+     "text": "Charlie Kirk was shot while speaking at Utah Valley University in Orem. Across the country, Americans mourned him."},
+    {"id": "tour", "title": "Tour plans", "source": "Mountain News", "published_at": "2025-09-01",
+     "text": "The American Comeback Tour had stops planned in ten states."},
 ]
 
 
@@ -426,9 +430,13 @@ def wider(tmp_path_factory, embedder) -> Iterator[NewsQA]:
          "The Sporting Wire article covers best bets for Travis Kelce props in the Chiefs-Jets Week 4 game.", ["bets"], True),
         ("What does the Sporting Wire article cover?",
          "The Sporting Wire article covers best bets for Travis Kelce props in the Chiefs-Jets Week 5 game.", ["bets"], False),
+        # "Americans" in the cited text does not make "American Comeback Tour", written in another
+        # article, a form of a name it gives.
+        ("Where was Charlie Kirk shot?", "Charlie Kirk was shot while speaking at Utah Valley University in Orem.", ["campus"], True),
+        ("Where was Charlie Kirk shot?", "Charlie Kirk was shot while speaking at American Comeback Tour in Orem.", ["campus"], False),
     ],
 )
-def test_a_claim_may_rest_on_a_lending_sentence_a_modal_the_source_implies_or_the_headline(wider, question, claim, cited, kept):
+def test_what_a_claim_may_rest_on_and_what_it_may_not(wider, question, claim, cited, kept):
     verdict = _check(wider, question, claim, cited)
     assert verdict.supported is kept, verdict
 

@@ -410,8 +410,11 @@ def _same_entity(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> 
         if len(parts) < 2 or run not in elsewhere:
             continue
         initials = "".join(w[0] for w in parts).lower()
-        # A part must be a name there too: "moon" in "the moon's orbit" does not vouch for "Beaver Moon".
-        if initials in pool_terms or any(len(t) >= 4 and t in text_names for t in terms(run)):
+        # A part must be a name there too: "moon" in "the moon's orbit" does not vouch for "Beaver Moon";
+        # and its last part, the one a short form keeps ("Bankman-Fried" of "Sam Bankman-Fried"):
+        # "Americans" does not vouch for "American Comeback Tour".
+        last = terms(parts[-1])
+        if initials in pool_terms or (last and len(last[-1]) >= 3 and last[-1] in text_names):
             found |= set(terms(run)) - pool_terms
     for t in _names(claim):
         if 3 <= len(t) <= 4 and any(n.startswith(t) and n != t for n in pool_names):
