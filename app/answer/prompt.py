@@ -11,14 +11,16 @@ import re
 from ingest.store import Passage
 
 from ..templates import load_template
+from .evidence import ROLES
 
 # Chat-control tokens: llama.cpp reads the whole prompt with special tokens enabled, so these in
 # article text would become real turn or document breaks. ChatML/Llama 3/Phi (<|...|>), DeepSeek
 # (<｜...｜>), Llama 2/Mistral ([INST], <<SYS>>, <s>), and tag-like tokens such as Gemma's
 # <start_of_turn> or SmolLM2's <filename> (any <word> or </word>; HTML tags in a prompt lose nothing).
 _SPECIAL = re.compile(r"<\|[^|>]{0,40}\|>|<｜[^｜>]{0,40}｜>|\[/?INST\]|<</?SYS>>|</?[A-Za-z][\w:.-]{0,40}>")
-# Fake turns ("### Assistant:", "System:") only work at the start of a line.
-_ROLE = re.compile(r"(?im)^[\s#>*-]*(system|assistant|user|human|ai|bot)\s*:")
+# Fake turns ("### Assistant:", "System:", "Developer:") only work at the start of a line; the roles
+# are the ones evidence.py reads a faked turn by.
+_ROLE = re.compile(r"(?im)^[\s#>*-]*(" + ROLES + r")\s*:")
 
 
 def as_data(text: str) -> str:
