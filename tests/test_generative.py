@@ -31,11 +31,19 @@ SUPER_BOWL = [
 VENUE = "The Philadelphia Eagles won Super Bowl 59, beating the Kansas City Chiefs 40-22 at the Caesars Superdome in New Orleans [1]."
 
 
-@pytest.fixture(scope="module")
-def games(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    qa = index_records(tmp_path_factory.mktemp("games"), embedder, SUPER_BOWL)
-    yield qa
-    qa.store.close()
+def _indexed(records: list[dict]):
+    """A module fixture: a NewsQA over `records`, indexed once for the module's tests."""
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory, embedder) -> Iterator[NewsQA]:
+        qa = index_records(tmp_path_factory.mktemp("articles"), embedder, records)
+        yield qa
+        qa.store.close()
+
+    return fixture
+
+
+games = _indexed(SUPER_BOWL)
 
 
 def _with_model(qa: NewsQA, model, judge: Judge | None = None) -> NewsQA:
@@ -176,11 +184,7 @@ COURT = [
 ]
 
 
-@pytest.fixture(scope="module")
-def court(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    qa = index_records(tmp_path_factory.mktemp("court"), embedder, COURT)
-    yield qa
-    qa.store.close()
+court = _indexed(COURT)
 
 
 def _check(qa: NewsQA, question: str, claim: str, cited: list[int]):
@@ -250,11 +254,7 @@ NOTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def notes(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    qa = index_records(tmp_path_factory.mktemp("notes"), embedder, NOTES)
-    yield qa
-    qa.store.close()
+notes = _indexed(NOTES)
 
 
 @pytest.mark.parametrize(
@@ -306,11 +306,7 @@ REVIEWS = [
 CONSISTENT_Q = "Between the Polygon report and Engadget's review of the Steam Deck OLED, is there consistency in how they describe it?"
 
 
-@pytest.fixture(scope="module")
-def reviews(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    qa = index_records(tmp_path_factory.mktemp("reviews"), embedder, REVIEWS)
-    yield qa
-    qa.store.close()
+reviews = _indexed(REVIEWS)
 
 
 def test_a_comparison_citing_one_outlet_is_checked_against_the_other_it_names(reviews):
@@ -402,11 +398,7 @@ WIDER = [
 ]
 
 
-@pytest.fixture(scope="module")
-def wider(tmp_path_factory, embedder) -> Iterator[NewsQA]:
-    qa = index_records(tmp_path_factory.mktemp("wider"), embedder, WIDER)
-    yield qa
-    qa.store.close()
+wider = _indexed(WIDER)
 
 
 @pytest.mark.parametrize(

@@ -168,6 +168,7 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
     if not pool:
         return Lead([], [])
     kind = asked_kind(question)
+    by_pos = {(e.passage.chunk_id, e.order): e for e in ranked}
     best = pool[0]
     close = [e for e in pool[: tuning.lead_pool] if e.score >= tuning.lead_ratio * best.score]
     if not asks_wh(question):
@@ -181,7 +182,7 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
             # then "Considered the first successful cryptocurrency, Bitcoin was valued at ...". A
             # sentence stating the rest leads when a sentence beside it holds the asked kind.
             found = [e for e in close if e.match >= tuning.min_score and _states(e, question, kind, relation, who, tuning, kind_beside=True)
-                     and any(answer_spans(kind, n.text, question) for n in _beside(e, ranked))]
+                     and any(answer_spans(kind, n.text, question) for n in _beside(e, by_pos))]
     if not found and not tuning.near_miss:
         found = [e for e in close if e.match >= tuning.min_score] or close[:1]
     if not found:
@@ -195,7 +196,6 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
         return lead_value(e, question, kind, tuning, today) + tuning.lead_verb_weight * verbal
 
     lead = max(found, key=value)
-    by_pos = {(e.passage.chunk_id, e.order): e for e in ranked}
     group = [lead]
     prev = by_pos.get((lead.passage.chunk_id, lead.order - 1))
     if prev is not None and not prev.control and leans_back(lead.text):
@@ -204,7 +204,7 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
         # The lead says it without the answer's words ("The militants control ..."): a close
         # sentence of the same passage that holds them joins it.
         more = [e for e in found if e is not lead and e.passage.chunk_id == lead.passage.chunk_id and answer_spans(kind, e.text, question)]
-        more = more or [e for e in _beside(lead, ranked) if not e.control and answer_spans(kind, e.text, question)]
+        more = more or [e for e in _beside(lead, by_pos) if not e.control and answer_spans(kind, e.text, question)]
         if more:
             group = sorted([lead, more[0]], key=lambda e: e.order)
     used = {(g.passage.chunk_id, g.order) for g in group}
@@ -215,9 +215,11 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
     return Lead(group, context, answer_span(holder, question, kind), kind)
 
 
-def _beside(e: Evidence, ranked: list[Evidence]) -> list[Evidence]:
-    """The sentences just before and after `e` in its passage, of those scored."""
-    return [n for n in ranked if n.passage.chunk_id == e.passage.chunk_id and abs(n.order - e.order) == 1]
+def _beside(e: Evidence, by_pos: dict[tuple[str, int], Evidence]) -> list[Evidence]:
+    """The sentences just before and after `e` in its passage, of those scored (`by_pos`: by passage
+    and order), best first as in the ranking."""
+    return sorted((n for n in (by_pos.get((e.passage.chunk_id, e.order + d)) for d in (-1, 1)) if n is not None),
+                  key=lambda n: -n.score)
 
 
 def answer_span(e: Evidence, question: str, kind: str | None) -> tuple[int, int] | None:

@@ -750,7 +750,7 @@ def _lent_in_place(claim_terms: list[str], lent: set[str], names: set[str], skip
     own = known[id(primary)]
     for name in names:
         homes = [known[id(e)] for e in support if name in known[id(e)]]
-        lenders = [k for e, k in ((e, known[id(e)]) for e in support) if e is not primary and name in k]
+        lenders = [known[id(e)] for e in support if e is not primary and name in known[id(e)]]
         for at in (i for i, t in enumerate(claim_terms) if t == name):
             near = _near(claim_terms, at, skip)
             if near and homes and not any(t in home for t in near for home in homes):
