@@ -180,7 +180,7 @@ COURT = [
              "The Federal Reserve held interest rates steady on Wednesday."},
     {"id": "trial", "title": "Trial opens", "source": "Daily Ledger", "published_at": "2023-10-04",
      "text": "The trial of Sam Bankman-Fried opened on Tuesday in Manhattan. "
-             "Caroline Ellison is expected to testify for the prosecution."},
+             "Caroline Ellison is expected to testify for the prosecution. Judge Lewis Kaplan presides over the case."},
 ]
 
 
@@ -188,7 +188,7 @@ court = _indexed(COURT)
 
 
 def _check(qa: NewsQA, question: str, claim: str, cited: list[int]):
-    evidence = qa.scorer.score(question, qa.scorer.sentences(qa.retriever.retrieve(question, 6)))
+    evidence = qa.scorer.score(question, qa.scorer.sentences(qa.retriever.retrieve(question, 10)))
     order = {e.passage.article_id: e.rank + 1 for e in evidence}
     return check_sentence(claim, [order[a] for a in cited], evidence, qa.scorer, Tuning(), question)
 
@@ -203,8 +203,12 @@ def _check(qa: NewsQA, question: str, claim: str, cited: list[int]):
         ("The Feb held interest rates steady on Wednesday.", ["plea"], False),
         ("The trial of Bankman-Fried opened on Tuesday in Manhattan.", ["trial"], True),
         # Two of the source's names made into one it never writes: a swap.
-        ("Caroline Bankman is expected to testify for the prosecution.", ["trial"], "writes otherwise: caroline bankman"),
+        ("Caroline Kaplan is expected to testify for the prosecution.", ["trial"], "writes otherwise: caroline kaplan"),
         ("The trial of Sam Ellison opened on Tuesday in Manhattan.", ["trial"], "writes otherwise: sam ellison"),
+        # A name written with a word left out is the source's, in short.
+        ("Judge Kaplan presides over the case, and Caroline Ellison is expected to testify for the prosecution.", ["trial"], True),
+        # Half of a name the sources only write whole is no name of theirs.
+        ("The trial of Sam Bankman opened on Tuesday in Manhattan.", ["trial"], "write whole: Bankman (Bankman-Fried)"),
     ],
 )
 def test_a_name_written_in_another_form_is_the_same_name(court, claim, cited, kept):

@@ -443,18 +443,48 @@ def _names_rejoined(claim: str, pool: list[Evidence], evidence: list[Evidence]) 
     retrieved, is theirs; a word the sources write alone ("President Donald Trump" for "President
     Trump") is a fuller form, not a swap."""
     source = " ".join([e.text for e in pool] + list({e.passage.title or "" for e in pool}))
-    anywhere = set(_name_pairs(" ".join(e.text for e in evidence))) | set(_name_pairs(source))
+    retrieved = " ".join(e.text for e in evidence)
+    anywhere = set(_name_pairs(retrieved)) | set(_name_pairs(source))
     follows: dict[str, set[str]] = {}
     precedes: dict[str, set[str]] = {}
     for a, b in _name_pairs(source):
         follows.setdefault(a, set()).add(b)
         precedes.setdefault(b, set()).add(a)
-    known = {fold(w) for w in re.findall(r"[\w’']+", source)}
+    # A name from another retrieved passage ("Alameda") rejoined to the cited one's ("Bankman-")
+    # is as much a swap as one from the cited passage.
+    known = {fold(w) for w in re.findall(r"[\w’']+", f"{source} {retrieved}")}
+    # "President Trump" shortens the sources' "President Donald Trump": a name they write with a
+    # word between is theirs, in short.
+    for run in _NAME_RUN.findall(f"{source} {retrieved}"):
+        words = [fold(re.split(r"['’]", w)[0]) for w in re.split(r"[\s-]+", run)]
+        anywhere |= {(a, b) for i, a in enumerate(words) for b in words[i + 2:]}
     claim_pairs = _name_pairs(claim)
     in_runs = {w for pair in claim_pairs for w in pair}
     return [f"{a} {b}" for a, b in claim_pairs
             if (a, b) not in anywhere and a in known and b in known
             and (follows.get(a, set()) - in_runs or precedes.get(b, set()) - in_runs)]
+
+
+_HYPHENED_NAME = re.compile(r"(?<![\w’'-])[A-Z][\w’'.]*(?:-[A-Z][\w’'.]*)+")
+
+
+def _name_fragments(claim: str, pool: list[Evidence], evidence: list[Evidence]) -> list[str]:
+    """Names of the claim that are half of a name the sources only write whole: "Bankman" where
+    every retrieved sentence writes "Bankman-Fried". A compound whose parts also stand alone
+    somewhere is two names joined ("Israel-Hamas war"), and either part names its own thing."""
+    retrieved = " ".join([e.text for e in pool + evidence] + list({e.passage.title or "" for e in pool}))
+    whole: dict[str, str] = {}
+    for m in _HYPHENED_NAME.finditer(retrieved):
+        parts = [re.split(r"['’]", p)[0].rstrip(".") for p in m.group().split("-")]
+        alone = [p for p in parts if re.search(rf"(?<![\w’'-]){re.escape(p)}(?![\w-])", retrieved)]
+        if not alone:
+            whole.update((p, m.group()) for p in parts)
+    found = []
+    for m in re.finditer(r"(?<![\w’'-])[A-Z][\w’']*(?![\w’'-])", claim):
+        word = re.split(r"['’]", m.group())[0]
+        if word in whole:
+            found.append(f"{word} ({whole[word]})")
+    return found
 
 
 def check_sentence(
@@ -557,6 +587,7 @@ def _cheap_check(
     wanted = s_terms - free or s_terms
 
     rejoined = _names_rejoined(claim, pool, evidence)
+    fragments = _name_fragments(claim, pool, evidence)
 
     def verdict(support: list[Evidence]) -> Check:
         primary = support[0]
@@ -616,6 +647,10 @@ def _cheap_check(
         if not names_ok:
             reason = f"names in place of the source's: {', '.join(sorted(from_title))} for {', '.join(sorted(left_out))}"
             return Check(sentence, False, primary, precision, sim, reason, support)
+        if fragments:
+            # "Sam Bankman" or "Bankman" is no name the sources write: they write "Bankman-Fried".
+            reason = f"a part of a name the sources write whole: {', '.join(fragments)}"
+            return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
         if rejoined:
             # Two names of the source made into one the source never writes: a swap, most often;
             # a judge can tell a fuller form of a name from one.
