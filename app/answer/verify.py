@@ -453,8 +453,7 @@ def _names_rejoined(claim: str, pool: list[Evidence], evidence: list[Evidence]) 
     # A name from another retrieved passage ("Alameda") rejoined to the cited one's ("Bankman-")
     # is as much a swap as one from the cited passage.
     known = {fold(w) for w in re.findall(r"[\w’']+", f"{source} {retrieved}")}
-    # "President Trump" shortens the sources' "President Donald Trump": a name they write with a
-    # word between is theirs, in short.
+    # The fuller form of the docstring: a pair the sources write with words between.
     for run in _NAME_RUN.findall(f"{source} {retrieved}"):
         words = [fold(re.split(r"['’]", w)[0]) for w in re.split(r"[\s-]+", run)]
         anywhere |= {(a, b) for i, a in enumerate(words) for b in words[i + 2:]}
@@ -472,7 +471,8 @@ def _name_fragments(claim: str, pool: list[Evidence], evidence: list[Evidence]) 
     """Names of the claim that are half of a name the sources only write whole: "Bankman" where
     every retrieved sentence writes "Bankman-Fried". A compound whose parts also stand alone
     somewhere is two names joined ("Israel-Hamas war"), and either part names its own thing."""
-    retrieved = " ".join([e.text for e in pool + evidence] + list({e.passage.title or "" for e in pool}))
+    # The pool is drawn from the evidence: its titles are what the evidence's text lacks.
+    retrieved = " ".join([e.text for e in evidence] + list({e.passage.title or "" for e in pool}))
     whole: dict[str, str] = {}
     for m in _HYPHENED_NAME.finditer(retrieved):
         parts = [re.split(r"['’]", p)[0].rstrip(".") for p in m.group().split("-")]
