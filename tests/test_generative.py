@@ -372,6 +372,51 @@ def test_a_yes_no_verdict_the_check_cannot_settle_is_shown_marked_unchecked(revi
     assert any("clear step forward" in n for n in a.notes)  # the judgment itself is removed, and said so
 
 
+class _JudgesTheAnswer:
+    """A judge's chat model that finds the bare answer to the question supported (when `answer` is
+    True), and no claim worded as a judgment; it records each claim it was asked about."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer, self.claims = answer, []
+
+    def invoke(self, messages):
+        from langchain_core.messages import AIMessage
+
+        claim = messages[-1].content.rsplit("Claim: ", 1)[1].split("\n", 1)[0]
+        self.claims.append(claim)
+        return AIMessage(content="SUPPORTED" if self.answer and claim.startswith("The answer to the question") else "UNSUPPORTED")
+
+
+@pytest.mark.parametrize(
+    "reply,answer,shown",
+    [
+        # The judge refuses the judgment as worded but finds the sources answer the question yes.
+        ("Yes, both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2]. " + GROUNDS, True, "Yes"),
+        ("Largely yes; both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2].", True,
+         "Largely yes"),
+        # The judge finds the sources do not answer it: no verdict at all.
+        ("Yes, both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2]. " + GROUNDS, False, None),
+        # The check refutes the sentence (a number the sources don't give): the judge is never asked.
+        ("Yes, both outlets count 500 hardware updates to the Steam Deck [1][2]. " + GROUNDS, True, None),
+    ],
+)
+def test_with_a_judge_the_bare_yes_or_no_is_judged_against_the_question(reviews, recording_model, reply, answer, shown):
+    model = _JudgesTheAnswer(answer)
+    a = _with_model(reviews, recording_model(reply), Judge(model)).ask(CONSISTENT_Q, mode="generative", today="2023-11-20")
+    assert all(s.support != "verdict" for s in a.sentences), a  # a judge decides: nothing is shown unchecked
+    asked = [c for c in model.claims if c.startswith("The answer to the question")]
+    if "500" in reply:
+        assert not asked and not a.text.startswith("Yes"), (model.claims, a)
+        return
+    assert asked == [f'The answer to the question "{CONSISTENT_Q}" is: {shown or "Yes"}.'], model.claims
+    if shown is None:
+        assert not a.text.startswith("Yes"), a
+        return
+    first = a.sentences[0]
+    assert first.text == f"{shown}." and first.support == "supported", a
+    assert {a.citations[n - 1].article_id for n in first.citations} == {"polygon", "engadget"}, a
+
+
 def test_no_verdict_is_shown_for_other_questions_or_from_the_bundled_model(reviews, recording_model, embedder):
     reply = "Yes, both outlets present the new Steam Deck as a clear step forward for handheld gaming [1][2]. " + GROUNDS
     a = _with_model(reviews, recording_model(reply)).ask("How many hardware updates has Valve made to the Steam Deck?",

@@ -100,6 +100,7 @@ class Check:
     reason: str = ""
     support: list[Evidence] = field(default_factory=list)
     settled: bool = True
+    judged: bool = False  # the judge decided it (the cheap check could not)
 
 
 # A number with its currency and scale: "$5 billion" is not "$5 million", nor "21.50 cents" "$21.50".
@@ -514,8 +515,8 @@ def check_sentence(
     if check.supported or check.settled or judge is None:
         return check
     if judge.supports(sentence, check.support):
-        return Check(sentence, True, check.source, check.precision, check.dense, "", check.support, settled=True)
-    check.reason, check.settled = f"{check.reason}; the judge did not find it in the source", True
+        return Check(sentence, True, check.source, check.precision, check.dense, "", check.support, settled=True, judged=True)
+    check.reason, check.settled, check.judged = f"{check.reason}; the judge did not find it in the source", True, True
     return check
 
 
@@ -848,7 +849,9 @@ class SentenceVerifier:
         self._after_kept = True  # whether the model's previous sentence was shown (the first leans on nothing)
         # A yes/no question's "Yes"/"No", when the sentence giving it is a judgment the check can't
         # settle, is shown marked as the model's own conclusion: only once a checked sentence follows.
-        self._verdicts = verdicts and asks_yes_no(question)
+        # With a judge, the judge is asked about the bare answer instead (`_judged_verdict`).
+        self._yes_no = asks_yes_no(question)
+        self._verdicts = verdicts and self._yes_no
         self._verdict: AnswerSentence | None = None
         # What the prompt showed as each passage's heading: a small model echoes them as if they were claims.
         heads = {e.passage.chunk_id: e.passage for e in evidence}.values()
@@ -893,6 +896,11 @@ class SentenceVerifier:
                 self.dropped.append(f"{text} ({verdict.reason})")
                 if self._verdicts and not verdict.settled and not self.sentences and self._verdict is None:
                     self._verdict = unchecked_verdict(text)
+                elif verdict.judged and self._yes_no and not self.sentences:
+                    judged = self._judged_verdict(text, verdict)
+                    if judged is not None:
+                        self.sentences.append(judged)
+                        yield judged
                 continue
             if self._verdict is not None:
                 self.sentences.append(self._verdict)
@@ -904,6 +912,23 @@ class SentenceVerifier:
             self._kept.append(text)
             self._after_kept = True
             yield s
+
+    def _judged_verdict(self, text: str, check: Check) -> AnswerSentence | None:
+        """The "Yes"/"No" a refused sentence opens with, when the judge finds it answers the question.
+
+        "Yes, both reports emphasize the practical value of charging devices" may be a judgment
+        the sources do not state in those words while they do answer the question yes: what the
+        user asked is the question, so the judge is asked about the bare answer, against the same
+        passages. Only a sentence whose names, numbers and negation agreed (the judge saw it) gets
+        this second reading; it is cited to those passages.
+        """
+        word = verdict_word(text)
+        if word is None or self.judge is None or not check.support:
+            return None
+        if not self.judge.supports(f'The answer to the question "{self.question.strip()}" is: {word}.', check.support):
+            return None
+        numbers = [self._cite(group) for group in _by_passage(check.support)]
+        return AnswerSentence(text=f"{word}.", citations=numbers, support="supported", score=0.0)
 
     def _cite(self, group: list[Evidence]) -> int:
         key = (group[0].passage.chunk_id, tuple((e.start, e.end) for e in group))
@@ -922,11 +947,19 @@ def unchecked_verdict(text: str) -> AnswerSentence | None:
     The rest of its sentence is a judgment ("both reports emphasize the practical value of ...")
     that no source sentence states; the checked sentences after it are its grounds.
     """
+    word = verdict_word(text)
+    if word is None:
+        return None
+    return AnswerSentence(text=f"{word} {UNCHECKED}.", citations=[], support="verdict", score=0.0)
+
+
+def verdict_word(text: str) -> str | None:
+    """The "Yes", "No" or "Largely yes" a sentence opens with, capitalised (None without one)."""
     m = _YES_NO.match(text)
     if m is None:
         return None
     word = m.group(0).strip(" ,;:.")
-    return AnswerSentence(text=f"{word[:1].upper()}{word[1:].lower()} {UNCHECKED}.", citations=[], support="verdict", score=0.0)
+    return f"{word[:1].upper()}{word[1:].lower()}"
 
 
 def loops(text: str, size: int = 5) -> bool:
