@@ -128,3 +128,30 @@ def test_a_fact_told_across_two_sentences_leads_with_both(tmp_path, embedder):
         assert gone.abstained, gone.text  # nothing beside says Africa: still a near-miss
     finally:
         qa.store.close()
+
+
+HARBOUR = [
+    {"id": "named", "title": "Port Alder names a harbour master", "source": "Coast Herald", "published_at": "2025-01-10",
+     "text": "The Port Alder council named Ana Ruiz harbour master of Port Alder on Thursday. "
+             "She has worked on the docks for twenty years."},
+    {"id": "quit", "title": "Port Alder harbour master resigns", "source": "Coast Herald", "published_at": "2025-03-02",
+     "text": "Tom Blake is the new harbour master of Port Alder after the council accepted Ana Ruiz's resignation. "
+             "The council thanked her for her work."},
+]
+
+
+def test_an_article_dated_after_the_day_asked_never_opens_the_quotes(tmp_path, embedder):
+    # Asked on 2025-01-12, the March article is not news the asker could have read: the January
+    # one leads, and the later one may follow it. Asked in March, the newest leads as before.
+    from .conftest import index_records
+
+    qa = index_records(tmp_path, embedder, HARBOUR)
+    try:
+        question = "Who is the harbour master of Port Alder?"
+        then = qa.ask(question, today="2025-01-12")
+        assert {c.article_id for c in then.citations} == {"named", "quit"}, then.text  # both are quoted ...
+        assert then.citations[0].article_id == "named" and "Ana Ruiz" in first_claim(then.text), then.text  # ... January first
+        now = qa.ask(question, today="2025-03-03")
+        assert now.citations[0].article_id == "quit", now.text
+    finally:
+        qa.store.close()

@@ -74,13 +74,29 @@ def choose_evidence(ranked: list[Evidence], tuning: Tuning) -> Selection:
 
 
 
-def order_newest_first(selection: Selection) -> Selection:
-    """Groups from dated articles newest first (undated keep their place after them)."""
-    dated = [g for g in selection.groups if g[0].passage.date]
-    if len({g[0].passage.date for g in dated}) < 2:
-        return selection
-    undated = [g for g in selection.groups if not g[0].passage.date]
-    return Selection(sorted(dated, key=lambda g: g[0].passage.date or "", reverse=True) + undated)
+def order_newest_first(selection: Selection, today: str | None = None) -> Selection:
+    """Groups from dated articles newest first (undated keep their place after them).
+
+    Newest means newest as of `today`: an article dated after the day asked (by more than a day,
+    as retrieval's `later_weight` counts it) is not news the asker could have read, so it follows
+    the others, in its place, instead of leading them.
+    """
+    later = [g for g in selection.groups if g[0].passage.date and _later(g[0].passage.date, today)]
+    groups = [g for g in selection.groups if not any(g is x for x in later)]
+    dated = [g for g in groups if g[0].passage.date]
+    if len({g[0].passage.date for g in dated}) >= 2:
+        groups = sorted(dated, key=lambda g: g[0].passage.date or "", reverse=True) + [g for g in groups if not g[0].passage.date]
+    return Selection(groups + later)
+
+
+def _later(date: str, today: str | None) -> bool:
+    """Whether an article's date is more than a day after `today` (never, without one)."""
+    if not today:
+        return False
+    try:
+        return (_day(date) - _day(today)).days > 1
+    except ValueError:
+        return False
 
 
 
@@ -257,15 +273,16 @@ def lead_answer(lead: Lead) -> tuple[list[AnswerSentence], list[Citation], list[
     return sentences, citations, context
 
 
-def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning) -> Selection:
+def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning, today: str | None = None) -> Selection:
     """The default composer's quotes with the lead-first choice first: its group, then the other
     groups in their order (those sharing a sentence with it left out), `max_groups` in all."""
     if not lead.group:
         return selection
     # Sources of several dates may disagree (a city held by one side, then the other): the newest
     # leads, so a lead from an older article than the quotes' newest leaves them as they are.
-    newest = max((g[0].passage.date for g in selection.groups if g[0].passage.date), default=None)
-    if newest is not None and (lead.group[0].passage.date or "") < newest:
+    newest = max((g[0].passage.date for g in selection.groups if g[0].passage.date and not _later(g[0].passage.date, today)),
+                 default=None)
+    if newest is not None and ((lead.group[0].passage.date or "") < newest or _later(lead.group[0].passage.date or "", today)):
         return selection
 
     def keys(group: list[Evidence]) -> set[tuple[str, int]]:

@@ -121,9 +121,9 @@ class AnswerPipeline:
                 return
             draft = Draft(sentences, citations, context=context)
         else:
-            selection = order_newest_first(choose_evidence(evidence, self.tuning))
+            selection = order_newest_first(choose_evidence(evidence, self.tuning), today)
             if self.tuning.lead_in_quotes:
-                selection = lead_the_quotes(selection, choose_lead(evidence, stem, self.tuning, today), self.tuning)
+                selection = lead_the_quotes(selection, choose_lead(evidence, stem, self.tuning, today), self.tuning, today)
             sentences, citations = extractive(selection)
             draft = Draft(sentences, citations, attribute(sentences, citations))
         answer = self.finish(question, draft, mode)
