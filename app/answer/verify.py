@@ -897,7 +897,7 @@ class SentenceVerifier:
                 if self._verdicts and not verdict.settled and not self.sentences and self._verdict is None:
                     self._verdict = unchecked_verdict(text)
                 elif verdict.judged and self._yes_no and not self.sentences:
-                    judged = self._judged_verdict(text, verdict)
+                    judged = self._judged_verdict(text, cited, verdict)
                     if judged is not None:
                         self.sentences.append(judged)
                         yield judged
@@ -913,21 +913,28 @@ class SentenceVerifier:
             self._after_kept = True
             yield s
 
-    def _judged_verdict(self, text: str, check: Check) -> AnswerSentence | None:
+    def _judged_verdict(self, text: str, cited: list[int], check: Check) -> AnswerSentence | None:
         """The "Yes"/"No" a refused sentence opens with, when the judge finds it answers the question.
 
         "Yes, both reports emphasize the practical value of charging devices" may be a judgment
         the sources do not state in those words while they do answer the question yes: what the
         user asked is the question, so the judge is asked about the bare answer, against the same
-        passages. Only a sentence whose names, numbers and negation agreed (the judge saw it) gets
-        this second reading; it is cited to those passages.
+        passages and every passage the sentence cites (a comparison's answer rests on all of them).
+        Only a sentence whose names, numbers and negation agreed (the judge saw it) gets this second
+        reading; it is cited to those passages.
         """
         word = verdict_word(text)
         if word is None or self.judge is None or not check.support:
             return None
-        if not self.judge.supports(f'The answer to the question "{self.question.strip()}" is: {word}.', check.support):
+        shown = {e.passage.chunk_id for e in check.support}
+        support = list(check.support)
+        for e in self.evidence:  # one sentence of each cited passage shows the judge that passage whole
+            if e.rank + 1 in cited and e.passage.chunk_id not in shown:
+                shown.add(e.passage.chunk_id)
+                support.append(e)
+        if not self.judge.supports(f'The answer to the question "{self.question.strip()}" is: {word}.', support):
             return None
-        numbers = [self._cite(group) for group in _by_passage(check.support)]
+        numbers = [self._cite(group) for group in _by_passage(support)]
         return AnswerSentence(text=f"{word}.", citations=numbers, support="supported", score=0.0)
 
     def _cite(self, group: list[Evidence]) -> int:
