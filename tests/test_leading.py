@@ -85,6 +85,18 @@ def test_near_miss_sentences_read_as_plain_english():
         "date", "number", "name", None]
 
 
+def test_a_percentage_question_is_answered_by_a_percentage():
+    from app.answer.asked import answer_spans
+
+    q = "What was the target percentage of households the broadcaster wanted to reach?"
+    assert asked_kind(q) == "number" and asked_kind("What is the population of Deir Ezzor?") == "number"
+    assert asked_kind("What was the main reason?") is None
+    reached = "Confirming it had reached its target, the broadcaster said its reach into 36% of households represented 10 million people."
+    assert [reached[a:b] for a, b in answer_spans("number", reached, q)] == ["36"]
+    gained = "Within two months of the launch, the broadcaster gained 400,000 new subscribers."
+    assert answer_spans("number", gained, q) == [] and answer_spans("number", gained, "How many subscribers did it gain?")
+
+
 @pytest.mark.parametrize("lead_first", [False, True])
 def test_a_planted_line_is_never_the_answer_about_another_articles_topic(planted_dir, embedder, lead_first):
     qa = NewsQA(planted_dir, embedder=embedder, tuning=Tuning(lead_first=lead_first))
@@ -153,5 +165,34 @@ def test_an_article_dated_after_the_day_asked_never_opens_the_quotes(tmp_path, e
         assert then.citations[0].article_id == "named" and "Ana Ruiz" in first_claim(then.text), then.text  # ... January first
         now = qa.ask(question, today="2025-03-03")
         assert now.citations[0].article_id == "quit", now.text
+    finally:
+        qa.store.close()
+
+
+TOWNS = [
+    {"id": "wool", "title": "A history of the wool trade", "source": "Dales Review", "published_at": "",
+     "text": "The city would become the modern centre of the wool trade in Northumbria. Its mills employed thousands."},
+    {"id": "ford", "title": "Old names on the map", "source": "Harrow Herald", "published_at": "",
+     "text": "Kestrel Ford was a walled market town on the river Dun. "
+             "The Central Region of the old kingdom held Kestrel Ford (modern Dunmere) and four other towns."},
+]
+
+
+@pytest.mark.parametrize("about", [True, False])
+def test_the_lead_comes_from_an_article_about_what_the_question_names(tmp_path, embedder, about):
+    # "The city would become the modern centre ..." says the verb asked about, but its article never
+    # names Kestrel Ford: it answers about some other city. A name in the wh-phrase ("Which US
+    # chain ...?") says what the answer is, not what it is about, and is not required.
+    from app.answer.extractive import _named
+
+    from .conftest import index_records
+
+    assert _named("Which US drug store chain filed for bankruptcy?") == set()
+    assert _named("What modern city did Kestrel Ford become?") == {"kestrel", "ford"}
+    qa = index_records(tmp_path, embedder, TOWNS, tuning=Tuning(lead_about=about))
+    try:
+        a = qa.ask("What modern city did Kestrel Ford become?")
+        assert not a.abstained, a.text
+        assert (a.citations[0].article_id == "ford") is about and ("wool" in first_claim(a.text)) is not about, a.text
     finally:
         qa.store.close()

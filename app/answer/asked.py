@@ -22,7 +22,8 @@ _ASKS_DATE = re.compile(
     re.I,
 )
 _ASKS_NUMBER = re.compile(
-    r"\b(how (many|much|long|old|far|often|big|large|tall|high|fast|deep|wide|heavy)|what (percentage|percent|number|age|amount|share|"
+    r"\b(how (many|much|long|old|far|often|big|large|tall|high|fast|deep|wide|heavy)|what ((is|was|are|were) the ([\w-]+ )?)?"
+    r"(percentage|percent|number|age|amount|share|"
     r"proportion|price|rate|total|temperature|score|fraction|sum|cost|population)|(what|which) (year|date|month)s?\b)",
     re.I,
 )
@@ -99,6 +100,8 @@ _NUMBER_SPAN = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d{2}s?$")
+_ASKS_PERCENT = re.compile(r"\bwhat (?:(?:is|was|are|were) the (?:[\w-]+ )?)?(?:percentage|percent)\b", re.I)
+_PERCENT = re.compile(r"%|per ?cent\b", re.I)
 # Capitalised words that open sentences or name no one.
 _NOT_NAMES = frozenset(
     "a an the in on at to of for from by with as it its he she his her they their them we our you your i this that these "
@@ -163,6 +166,9 @@ def answer_spans(kind: str | None, sentence: str, question: str) -> list[tuple[i
             if _YEAR.match(text) or any(x <= a and b <= y for x, y in dates if not _NUMBER_ONLY.match(sentence[x:y])):
                 continue
             spans.append((a, b))
+        if _ASKS_PERCENT.search(asked_sentence(question)):
+            # "What percentage ...?" is answered by a percentage, not by any number beside it.
+            spans = [(a, b) for a, b in spans if _PERCENT.search(sentence[a:b]) or _PERCENT.match(sentence[b:b + 9].lstrip())]
     else:
         spans = _name_spans(sentence)
     return [(a, b) for a, b in spans if new(a, b)]

@@ -25,7 +25,7 @@ from .asked import (
 )
 from .citing import citation_for, inert_marks
 from .evidence import Evidence, leans_back, same_claim
-from .question import asked_sentence
+from .question import acronyms, asked_sentence, key_term_set
 from .tuning import Tuning
 
 
@@ -192,6 +192,12 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
     else:
         relation = asked_relation(question)
         who = bool(re.match(r"(?i)\s*(who|whom)\b", asked_sentence(question)))
+        # A close sentence from an article that never names what the question names is about
+        # something else ("The city would become the centre of ..." for "What city did Khanbaliq become?").
+        named = _named(question) if tuning.lead_about else set()
+        if named:
+            told = _article_terms(ranked)
+            close = [e for e in close if named & told[e.passage.article_id]]
         found = [e for e in close if e.match >= tuning.min_score and _states(e, question, kind, relation, who, tuning)]
         if not found and kind is not None:
             # The fact told across two sentences: "The digital currency ... surpassed the milestone"
@@ -229,6 +235,30 @@ def choose_lead(ranked: list[Evidence], question: str, tuning: Tuning, today: st
     # The answering words are in the lead, or in the sentence beside it that holds the asked kind.
     holder = next((e for e in [lead, *group] if kind is not None and answer_spans(kind, e.text, question)), lead)
     return Lead(group, context, answer_span(holder, question, kind), kind)
+
+
+def _named(question: str) -> set[str]:
+    """The names the question asks about, as index terms (its numbers are checked per sentence, by
+    `holds_what_is_asked`). A name in the wh-phrase says what kind of thing the answer is ("Which
+    US drug store chain ...?", "Which NFL team ...?"), not what the question is about: left out."""
+    asked = asked_sentence(question)
+    m = _WH_NAMES.match(asked)
+    kind_words = set(terms(m.group(1))) if m else set()
+    return {t for t in key_term_set(asked) - kind_words if not any(ch.isdigit() for ch in t)}
+
+
+# Capitalised words just after the opening "which"/"what": the answer's kind, not the subject.
+_WH_NAMES = re.compile(r"^\W*(?:(?i:in|on|at|by|for|from|to|of|with)\s+)?(?:[Ww]hich|[Ww]hat)\s+((?:[A-Z][\w.’'-]*\s+)+)")
+
+
+def _article_terms(ranked: list[Evidence]) -> dict[str, set[str]]:
+    """Each article's terms, from its title and every passage of it that was retrieved: whether
+    the article is about what the question names ("the city" in one passage, "Deir Ezzor" in the
+    next). Dotted abbreviations count as the question types them ("U.S." is "US")."""
+    texts: dict[str, dict[str, str]] = {}
+    for e in ranked:
+        texts.setdefault(e.passage.article_id, {}).setdefault(e.passage.chunk_id, f"{e.passage.title or ''} {e.passage.text}")
+    return {a: set(terms(" ".join(t.values()))) | acronyms(" ".join(t.values())) for a, t in texts.items()}
 
 
 def _beside(e: Evidence, by_pos: dict[tuple[str, int], Evidence]) -> list[Evidence]:

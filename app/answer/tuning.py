@@ -35,6 +35,7 @@ class Tuning:
     lead_in_quotes: bool = True  # the quoted answer opens with the lead-first choice, the other quotes after it as before
     lead_ratio: float = 0.6  # the lead is one of the sentences scoring at least this share of the best ...
     lead_pool: int = 8  # ... and among the best this many
+    lead_about: bool = True  # ... from an article naming something the question names (outside its wh-phrase)
     lead_kind_weight: float = 0.2  # its lead value: the score, plus this when it holds the asked kind (a date, number, name)
     lead_dense_weight: float = 0.2  # ... plus this times its closeness in meaning to the question
     lead_focus_weight: float = 0.1  # ... plus this times the share of the question's own words it carries
