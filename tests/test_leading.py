@@ -163,6 +163,9 @@ def test_an_article_dated_after_the_day_asked_never_opens_the_quotes(tmp_path, e
         then = qa.ask(question, today="2025-01-12")
         assert {c.article_id for c in then.citations} == {"named", "quit"}, then.text  # both are quoted ...
         assert then.citations[0].article_id == "named" and "Ana Ruiz" in first_claim(then.text), then.text  # ... January first
+        # ... and the March one is marked as later than the day asked, not the January one as earlier.
+        said = {then.citations[s.citations[0] - 1].article_id: s.attribution for s in then.sentences if s.attribution}
+        assert said == {"named": "Coast Herald (2025-01-10)", "quit": "Later, Coast Herald (2025-03-02)"}, said
         now = qa.ask(question, today="2025-03-03")
         assert now.citations[0].article_id == "quit", now.text
     finally:

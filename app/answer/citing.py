@@ -6,6 +6,7 @@ sentences that back the model's.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 
@@ -66,17 +67,19 @@ def compose_text(sentences: list[AnswerSentence]) -> str:
     return " ".join(parts)
 
 
-def attribute(sentences: list[AnswerSentence], citations: list[Citation]) -> list[str]:
+def attribute(sentences: list[AnswerSentence], citations: list[Citation], today: str | None = None) -> list[str]:
     """When an answer quotes several articles, say whose each claim is and when, newest first.
 
     Sources from different dates or outlets may disagree (a city held by one side, then the
-    other); merging them into one voice would hide that. Returns notes for the Answer.
+    other); merging them into one voice would hide that. Newest is as of `today`: an article
+    dated after the day asked is marked "Later", the others older than the newest "Earlier".
+    Returns notes for the Answer.
     """
     by_n = {c.n: c for c in citations}
     articles = {c.article_id for c in citations}
     if len(articles) < 2:
         return []
-    newest = max((c.date for c in citations if c.date), default=None)
+    newest = max((c.date for c in citations if c.date and not dated_after(c.date, today)), default=None)
     first_of: set[int] = set()
     for s in sentences:
         c = by_n[s.citations[0]] if s.citations else None
@@ -85,13 +88,27 @@ def attribute(sentences: list[AnswerSentence], citations: list[Citation]) -> lis
         first_of.add(c.n)
         who = c.source or (f"“{c.title}”" if c.title else "an article")
         when = c.date or "date unknown"
-        earlier = newest is not None and c.date is not None and c.date < newest
-        s.attribution = f"{'Earlier, ' if earlier else ''}{who} ({when})"
+        later = c.date is not None and dated_after(c.date, today)
+        earlier = not later and newest is not None and c.date is not None and c.date < newest
+        s.attribution = f"{'Later, ' if later else 'Earlier, ' if earlier else ''}{who} ({when})"
     dates = sorted({c.date for c in citations if c.date})
     notes = [f"quotes {len(articles)} articles; each claim is attributed"]
     if len(dates) > 1:
         notes.append(f"sources span {dates[0]} to {dates[-1]}: newest first, older ones marked 'Earlier'")
+    if any(dated_after(d, today) for d in dates):
+        notes.append(f"some sources are dated after {today}, the day asked: they follow the others, marked 'Later'")
     return notes
+
+
+def dated_after(date: str, today: str | None) -> bool:
+    """Whether an article's date is more than a day after `today` (never, without one): news the
+    asker could not have read. Retrieval ranks such articles lower (`Retriever.later_weight`)."""
+    if not today:
+        return False
+    try:
+        return (datetime.date.fromisoformat(date[:10]) - datetime.date.fromisoformat(today[:10])).days > 1
+    except ValueError:
+        return False
 
 
 

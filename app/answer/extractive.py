@@ -23,7 +23,7 @@ from .asked import (
     says_relation,
     which_noun,
 )
-from .citing import citation_for, inert_marks
+from .citing import citation_for, dated_after, inert_marks
 from .evidence import Evidence, leans_back, same_claim
 from .question import acronyms, asked_sentence, key_term_set
 from .tuning import Tuning
@@ -81,23 +81,12 @@ def order_newest_first(selection: Selection, today: str | None = None) -> Select
     as retrieval's `later_weight` counts it) is not news the asker could have read, so it follows
     the others, in its place, instead of leading them.
     """
-    later = [g for g in selection.groups if g[0].passage.date and _later(g[0].passage.date, today)]
+    later = [g for g in selection.groups if g[0].passage.date and dated_after(g[0].passage.date, today)]
     groups = [g for g in selection.groups if not any(g is x for x in later)]
     dated = [g for g in groups if g[0].passage.date]
     if len({g[0].passage.date for g in dated}) >= 2:
         groups = sorted(dated, key=lambda g: g[0].passage.date or "", reverse=True) + [g for g in groups if not g[0].passage.date]
     return Selection(groups + later)
-
-
-def _later(date: str, today: str | None) -> bool:
-    """Whether an article's date is more than a day after `today` (never, without one)."""
-    if not today:
-        return False
-    try:
-        return (_day(date) - _day(today)).days > 1
-    except ValueError:
-        return False
-
 
 
 def extractive(selection: Selection) -> tuple[list[AnswerSentence], list[Citation]]:
@@ -310,9 +299,9 @@ def lead_the_quotes(selection: Selection, lead: Lead, tuning: Tuning, today: str
         return selection
     # Sources of several dates may disagree (a city held by one side, then the other): the newest
     # leads, so a lead from an older article than the quotes' newest leaves them as they are.
-    newest = max((g[0].passage.date for g in selection.groups if g[0].passage.date and not _later(g[0].passage.date, today)),
+    newest = max((g[0].passage.date for g in selection.groups if g[0].passage.date and not dated_after(g[0].passage.date, today)),
                  default=None)
-    if newest is not None and ((lead.group[0].passage.date or "") < newest or _later(lead.group[0].passage.date or "", today)):
+    if newest is not None and ((lead.group[0].passage.date or "") < newest or dated_after(lead.group[0].passage.date or "", today)):
         return selection
 
     def keys(group: list[Evidence]) -> set[tuple[str, int]]:

@@ -84,7 +84,7 @@ def generate(
             # Nothing it wrote could be checked against the sources: a model that failed, not one that declined.
             notes.append("the model's answer did not pass the citation check; quoting the sources instead")
         quoted, cits = extractive(order_newest_first(choose_evidence(evidence, tuning), today))
-        yield Draft(quoted, cits, notes + attribute(quoted, cits), warnings, streamed=False)
+        yield Draft(quoted, cits, notes + attribute(quoted, cits, today), warnings, streamed=False)
         return
     if failure:
         warnings.append(f"The language model stopped before finishing, so this answer may be incomplete. {failure}")

@@ -125,7 +125,7 @@ class AnswerPipeline:
             if self.tuning.lead_in_quotes:
                 selection = lead_the_quotes(selection, choose_lead(evidence, stem, self.tuning, today), self.tuning, today)
             sentences, citations = extractive(selection)
-            draft = Draft(sentences, citations, attribute(sentences, citations))
+            draft = Draft(sentences, citations, attribute(sentences, citations, today))
         answer = self.finish(question, draft, mode)
         if not draft.streamed:
             yield answer.text
