@@ -387,6 +387,20 @@ class _JudgesTheAnswer:
         return AIMessage(content="SUPPORTED" if self.answer and claim.startswith("The answer to the question") else "UNSUPPORTED")
 
 
+def test_the_judge_reads_every_passage_a_claim_cites(reviews):
+    # The check rests this claim on Polygon's sentences alone; it cites Engadget too, whose
+    # review is what calls the new model better: the judge is shown both passages.
+    claim = "Valve keeps improving the Steam Deck, and the new model is a clear step forward."
+    evidence = reviews.scorer.score(CONSISTENT_Q, reviews.scorer.sentences(reviews.retriever.retrieve(CONSISTENT_Q, 6)))
+    cited = sorted({next(e.rank + 1 for e in evidence if e.passage.article_id == a) for a in ("polygon", "engadget")})
+    model = _JudgesTheAnswer(False)
+    shown = []
+    model.invoke = (lambda invoke: lambda messages: shown.append(messages[-1].content) or invoke(messages))(model.invoke)
+    check = check_sentence(claim, cited, evidence, reviews.scorer, Tuning(), CONSISTENT_Q, Judge(model))
+    assert shown and not check.supported, check
+    assert "300 hardware updates" in shown[0] and "goes on sale on November 16th" in shown[0], shown[0]
+
+
 @pytest.mark.parametrize(
     "reply,answer,shown",
     [

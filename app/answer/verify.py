@@ -514,10 +514,22 @@ def check_sentence(
     check = _cheap_check(sentence, cited, evidence, embedder, tuning, question, before)
     if check.supported or check.settled or judge is None:
         return check
-    if judge.supports(sentence, check.support):
+    if judge.supports(sentence, with_cited(check.support, cited, evidence)):
         return Check(sentence, True, check.source, check.precision, check.dense, "", check.support, settled=True, judged=True)
     check.reason, check.settled, check.judged = f"{check.reason}; the judge did not find it in the source", True, True
     return check
+
+
+def with_cited(support: list[Evidence], cited: list[int], evidence: list[Evidence]) -> list[Evidence]:
+    """`support` and one sentence of each cited passage it lacks: what a judge is shown (each
+    passage whole), so that it reads every passage the claim cites, not only those the check chose."""
+    shown = {e.passage.chunk_id for e in support}
+    out = list(support)
+    for e in evidence:
+        if e.rank + 1 in cited and e.passage.chunk_id not in shown:
+            shown.add(e.passage.chunk_id)
+            out.append(e)
+    return out
 
 
 def _cheap_check(
@@ -926,12 +938,7 @@ class SentenceVerifier:
         word = verdict_word(text)
         if word is None or self.judge is None or not check.support:
             return None
-        shown = {e.passage.chunk_id for e in check.support}
-        support = list(check.support)
-        for e in self.evidence:  # one sentence of each cited passage shows the judge that passage whole
-            if e.rank + 1 in cited and e.passage.chunk_id not in shown:
-                shown.add(e.passage.chunk_id)
-                support.append(e)
+        support = with_cited(check.support, cited, self.evidence)
         if not self.judge.supports(f'The answer to the question "{self.question.strip()}" is: {word}.', support):
             return None
         numbers = [self._cite(group) for group in _by_passage(support)]
