@@ -399,6 +399,9 @@ def test_the_judge_reads_every_passage_a_claim_cites(reviews):
     check = check_sentence(claim, cited, evidence, reviews.scorer, Tuning(), CONSISTENT_Q, Judge(model))
     assert shown and not check.supported, check
     assert "300 hardware updates" in shown[0] and "goes on sale on November 16th" in shown[0], shown[0]
+    # Found, it is cited to every passage the judge read.
+    judged = check_sentence(claim, cited, evidence, reviews.scorer, Tuning(), CONSISTENT_Q, Judge(_Verdicts("SUPPORTED")))
+    assert judged.supported and {e.passage.article_id for e in judged.support} == {"polygon", "engadget"}, judged
 
 
 @pytest.mark.parametrize(

@@ -514,8 +514,10 @@ def check_sentence(
     check = _cheap_check(sentence, cited, evidence, embedder, tuning, question, before)
     if check.supported or check.settled or judge is None:
         return check
-    if judge.supports(sentence, with_cited(check.support, cited, evidence)):
-        return Check(sentence, True, check.source, check.precision, check.dense, "", check.support, settled=True, judged=True)
+    shown = with_cited(check.support, cited, evidence)
+    if judge.supports(sentence, shown):
+        # Cited to every passage the judge read: "both reports ..." rests on both.
+        return Check(sentence, True, check.source, check.precision, check.dense, "", shown, settled=True, judged=True)
     check.reason, check.settled, check.judged = f"{check.reason}; the judge did not find it in the source", True, True
     return check
 
