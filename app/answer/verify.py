@@ -89,7 +89,8 @@ class Check:
     `support` holds the source sentences that together state it (one or several, of one or
     several cited passages), `source` the one that backs it most. `settled` is False when the
     names, numbers and negation agree but the wording is too far from the sources to call: a
-    judge, when one is configured, decides those.
+    judge, when one is configured, decides those; then `support` is what the judge read (it
+    with a sentence of every cited passage it lacks).
     """
 
     text: str
@@ -518,7 +519,9 @@ def check_sentence(
     if judge.supports(sentence, shown):
         # Cited to every passage the judge read: "both reports ..." rests on both.
         return Check(sentence, True, check.source, check.precision, check.dense, "", shown, settled=True, judged=True)
+    # What the judge read stays with the refusal: a yes/no sentence's bare answer is asked against it.
     check.reason, check.settled, check.judged = f"{check.reason}; the judge did not find it in the source", True, True
+    check.support = shown
     return check
 
 
@@ -911,7 +914,7 @@ class SentenceVerifier:
                 if self._verdicts and not verdict.settled and not self.sentences and self._verdict is None:
                     self._verdict = unchecked_verdict(text)
                 elif verdict.judged and self._yes_no and not self.sentences:
-                    judged = self._judged_verdict(text, cited, verdict)
+                    judged = self._judged_verdict(text, verdict)
                     if judged is not None:
                         self.sentences.append(judged)
                         yield judged
@@ -927,23 +930,23 @@ class SentenceVerifier:
             self._after_kept = True
             yield s
 
-    def _judged_verdict(self, text: str, cited: list[int], check: Check) -> AnswerSentence | None:
+    def _judged_verdict(self, text: str, check: Check) -> AnswerSentence | None:
         """The "Yes"/"No" a refused sentence opens with, when the judge finds it answers the question.
 
         "Yes, both reports emphasize the practical value of charging devices" may be a judgment
         the sources do not state in those words while they do answer the question yes: what the
         user asked is the question, so the judge is asked about the bare answer, against the same
-        passages and every passage the sentence cites (a comparison's answer rests on all of them).
+        passages: every passage the sentence cites (a comparison's answer rests on all of them).
         Only a sentence whose names, numbers and negation agreed (the judge saw it) gets this second
         reading; it is cited to those passages.
         """
         word = verdict_word(text)
         if word is None or self.judge is None or not check.support:
             return None
-        support = with_cited(check.support, cited, self.evidence)
-        if not self.judge.supports(f'The answer to the question "{self.question.strip()}" is: {word}.', support):
+        # `check.support` is what the judge read for the sentence: its sources and every cited passage.
+        if not self.judge.supports(f'The answer to the question "{self.question.strip()}" is: {word}.', check.support):
             return None
-        numbers = [self._cite(group) for group in _by_passage(support)]
+        numbers = [self._cite(group) for group in _by_passage(check.support)]
         return AnswerSentence(text=f"{word}.", citations=numbers, support="supported", score=0.0)
 
     def _cite(self, group: list[Evidence]) -> int:
