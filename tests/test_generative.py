@@ -155,6 +155,37 @@ def test_the_judge_decides_what_the_cheap_check_cannot_and_fails_closed(games):
     assert not wrong.supported and model.calls == 0
 
 
+STORM = [
+    {"id": "storm", "title": "Hurricane Melissa tears through the Caribbean", "source": "Island Wire", "published_at": "2025-10-30",
+     "text": "Hurricane Melissa made landfall on Tuesday as a Category 5 storm. "
+             "The hardest-hit areas include Jamaica, Cuba, and Haiti, where storm surge destroyed homes. "
+             "\"Entire communities are marooned,\" said the Jamaican Minister of Education, Dana Dixon. "
+             "\"We are going to get to every single Jamaican and give them support.\""},
+]
+storm = _indexed(STORM)
+STORM_Q = "Which country was among the hardest hit when Hurricane Melissa tore through the Caribbean?"
+
+
+def test_a_name_from_another_sentence_beside_one_left_out_is_the_judges_to_confirm(storm):
+    evidence = storm.scorer.score(STORM_Q, storm.scorer.sentences(storm.retriever.retrieve(STORM_Q, 6)))
+    # "Education", from the minister's title, where the sentence carrying the claim names Haiti: a
+    # swap the rest of the wording hides. The cheap check keeps it (the names it reads are all there).
+    swap = "Jamaica was among the hardest-hit countries, along with Cuba and Education."
+    alone = check_sentence(swap, [1], evidence, storm.scorer, Tuning(), STORM_Q)
+    assert alone.supported and "education" in alone.doubt and "haiti" in alone.doubt, alone
+    for reply in ("SUPPORTED", "UNSUPPORTED", None):  # None: the judge is down, and fails closed
+        model = _Verdicts(reply)
+        judged = check_sentence(swap, [1], evidence, storm.scorer, Tuning(), STORM_Q, Judge(model))
+        assert model.calls == 1 and judged.judged and judged.supported is (reply == "SUPPORTED"), (reply, judged)
+    # The true sentence, and one whose other names come from sentences beside it while the one
+    # carrying it loses none of its own, are not asked about.
+    for claim in ("Jamaica was among the hardest-hit countries, along with Cuba and Haiti.",
+                  "Jamaica, Cuba and Haiti were the hardest-hit areas of the Category 5 storm."):
+        model = _Verdicts("UNSUPPORTED")
+        plain = check_sentence(claim, [1], evidence, storm.scorer, Tuning(), STORM_Q, Judge(model))
+        assert plain.supported and not plain.doubt and model.calls == 0, plain
+
+
 def test_generative_is_the_default_with_a_model_of_ones_own_and_the_bundled_model_never_judges(tmp_path, embedder):
     assert Settings.load().mode == "extractive"
     assert Settings.load(llm="openai:qwen2.5").mode == "generative"

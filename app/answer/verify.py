@@ -102,6 +102,7 @@ class Check:
     support: list[Evidence] = field(default_factory=list)
     settled: bool = True
     judged: bool = False  # the judge decided it (the cheap check could not)
+    doubt: str = ""  # supported, but a judge, when one is configured, should confirm it (why)
 
 
 # A number with its currency and scale: "$5 billion" is not "$5 million", nor "21.50 cents" "$21.50".
@@ -513,6 +514,13 @@ def check_sentence(
     ("Its active ingredient is acetaminophen.") is about.
     """
     check = _cheap_check(sentence, cited, evidence, embedder, tuning, question, before)
+    if judge is not None and check.supported and check.doubt:
+        # The facts agree but a name may stand in another's place: the judge confirms or refuses.
+        if judge.supports(sentence, with_cited(check.support, cited, evidence)):
+            check.judged = True
+            return check
+        return Check(sentence, False, check.source, check.precision, check.dense,
+                     f"{check.doubt}; the judge did not find it in the source", check.support, settled=True, judged=True)
     if check.supported or check.settled or judge is None:
         return check
     shown = with_cited(check.support, cited, evidence)
@@ -686,10 +694,20 @@ def _cheap_check(
                                                     s_names | s_numbers | free, primary, support, raw_terms):
             reason = f"names from another sentence in place of the source's: {', '.join(sorted(lent))} for {', '.join(sorted(left_out))}"
             return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
+        # A name no sentence carrying the claim states, while the claim leaves out one they do, may
+        # be a swap the rest of the wording hides ("along with Cuba and Education" for the source's
+        # "Jamaica, Cuba, and Haiti", "Education" from a minister's title in the next sentence). A
+        # venue from the next sentence reads the same way, so the cheap check keeps it; a judge,
+        # when configured, is asked (`check_sentence`).
+        carried = _read(main)
+        lent_in = carried.context.missing(s_names) - src.outlets - asked_names
+        dropped_names = {t for e in main for t in _names(e.text) - _numbers_of(e.text) if t not in _Known(s_terms)}
+        doubt = (f"names from another sentence ({', '.join(sorted(lent_in))}) beside those it leaves out "
+                 f"({', '.join(sorted(dropped_names))})") if lent_in and dropped_names else ""
         if len(s_terms) <= tuning.bare_terms:
             # A bare answer is judged by the one sentence it comes from and the question alone.
             if bare:
-                return Check(sentence, True, primary, precision, sim, "", support)
+                return Check(sentence, True, primary, precision, sim, "", support, doubt=doubt)
             return Check(sentence, False, primary, precision, sim, "a bare answer its source sentence does not give for the subject asked about", support)
         if turned:
             return Check(sentence, False, primary, precision, sim, "the source says not", support, settled=False)
@@ -707,7 +725,7 @@ def _cheap_check(
         if (precision >= needed and sim >= tuning.support_dense) or (
             precision >= tuning.support_precision_all and sim >= tuning.unsettled_dense
         ):
-            return Check(sentence, True, primary, precision, sim, "", support)
+            return Check(sentence, True, primary, precision, sim, "", support, doubt=doubt)
         settled = precision < tuning.unsettled_precision or sim < tuning.unsettled_dense
         return Check(sentence, False, primary, precision, sim, "not in the cited passage", support, settled=settled)
 
