@@ -516,11 +516,13 @@ def check_sentence(
     check = _cheap_check(sentence, cited, evidence, embedder, tuning, question, before)
     if judge is not None and check.supported and check.doubt:
         # The facts agree but a name may stand in another's place: the judge confirms or refuses.
-        if judge.supports(sentence, with_cited(check.support, cited, evidence)):
+        shown = with_cited(check.support, cited, evidence)
+        if judge.supports(sentence, shown):
             check.judged = True
             return check
+        # As below, the refusal keeps what the judge read.
         return Check(sentence, False, check.source, check.precision, check.dense,
-                     f"{check.doubt}; the judge did not find it in the source", check.support, settled=True, judged=True)
+                     f"{check.doubt}; the judge did not find it in the source", shown, settled=True, judged=True)
     if check.supported or check.settled or judge is None:
         return check
     shown = with_cited(check.support, cited, evidence)
