@@ -76,7 +76,7 @@ def main() -> None:
     weights = (0.1, 0.2, 0.5, 1.0)
     for q in questions:
         passages = p.retriever.retrieve(q.question, qa.settings.top_k, Filters(), today=q.question_date)
-        ranked = p.scorer.score(q.question, [e for e in p.scorer.sentences(passages) if not e.control]) if passages else []
+        ranked = p.evidence(q.question, passages)
 
         def gold(texts: list[str], q=q) -> bool:
             return any(contains(t, a) for t in texts for a in q.answers)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ingest.store import Store
+from ingest.store import Passage, Store
 
 from ..models import Answer, Citation
 from ..retrieval import Filters, Retriever
 from .choices import choice_draft, pick_choice, split_choices
 from .citing import Draft, attribute, compose_text, mark_control_text
 from .decide import abstain_reason, abstention, index_stats, near_miss
-from .evidence import EvidenceScorer
+from .evidence import Evidence, EvidenceScorer
 from .extractive import choose_evidence, choose_lead, extractive, lead_answer, lead_the_quotes, order_newest_first
 from .generative import generate
 from .judge import Judge
@@ -78,8 +78,7 @@ class AnswerPipeline:
         # retrieve
         passages = self.retriever.retrieve(query, k, filters, today=today)
         # score
-        # Control text (fake chat turns, orders to a model) is never the answer, nor support for one.
-        evidence = self.scorer.score(stem, [e for e in self.scorer.sentences(passages) if not e.control]) if passages else []
+        evidence = self.evidence(stem, passages)
         key_cov = self.scorer.key_coverage(stem if not history else query, passages) if passages else 0.0
         # decide
         reason = abstain_reason(passages, evidence, key_cov, self.tuning)
@@ -130,6 +129,11 @@ class AnswerPipeline:
         if not draft.streamed:
             yield answer.text
         yield answer
+
+    def evidence(self, question: str, passages: list[Passage]) -> list[Evidence]:
+        """The passages' sentences scored against the question, best first. Control text (fake chat
+        turns, orders to a model) is never the answer, nor support for one."""
+        return self.scorer.score(question, [e for e in self.scorer.sentences(passages) if not e.control]) if passages else []
 
     def finish(self, question: str, draft: Draft, mode: str) -> Answer:
         """The Answer: dated by its newest cited article, each citation naming the story's other outlets."""

@@ -514,25 +514,21 @@ def check_sentence(
     ("Its active ingredient is acetaminophen.") is about.
     """
     check = _cheap_check(sentence, cited, evidence, embedder, tuning, question, before)
-    if judge is not None and check.supported and check.doubt:
-        # The facts agree but a name may stand in another's place: the judge confirms or refuses.
-        shown = with_cited(check.support, cited, evidence)
-        if judge.supports(sentence, shown):
-            check.judged = True
-            return check
-        # As below, the refusal keeps what the judge read.
-        return Check(sentence, False, check.source, check.precision, check.dense,
-                     f"{check.doubt}; the judge did not find it in the source", shown, settled=True, judged=True)
-    if check.supported or check.settled or judge is None:
+    # The judge settles what the cheap check could not, and confirms what it kept with a doubt (a
+    # name that may stand in another's place).
+    doubted = check.supported and bool(check.doubt)
+    if judge is None or (check.settled and not doubted):
         return check
     shown = with_cited(check.support, cited, evidence)
     if judge.supports(sentence, shown):
-        # Cited to every passage the judge read: "both reports ..." rests on both.
-        return Check(sentence, True, check.source, check.precision, check.dense, "", shown, settled=True, judged=True)
+        # Cited to every passage the judge read: "both reports ..." rests on both. A doubted
+        # sentence keeps the sentences the check found for it.
+        return Check(sentence, True, check.source, check.precision, check.dense, "", check.support if doubted else shown,
+                     settled=True, judged=True, doubt=check.doubt)
     # What the judge read stays with the refusal: a yes/no sentence's bare answer is asked against it.
-    check.reason, check.settled, check.judged = f"{check.reason}; the judge did not find it in the source", True, True
-    check.support = shown
-    return check
+    reason = check.doubt if doubted else check.reason
+    return Check(sentence, False, check.source, check.precision, check.dense, f"{reason}; the judge did not find it in the source",
+                 shown, settled=True, judged=True)
 
 
 def with_cited(support: list[Evidence], cited: list[int], evidence: list[Evidence]) -> list[Evidence]:
@@ -617,6 +613,8 @@ def _cheap_check(
     rejoined = _names_rejoined(claim, pool, evidence)
     fragments = _name_fragments(claim, pool, evidence)
 
+    claim_known = _Known(s_terms)
+
     def verdict(support: list[Evidence]) -> Check:
         primary = support[0]
         src = _read(support)
@@ -633,7 +631,7 @@ def _cheap_check(
         # name in place of another.
         from_title = src.own.missing(s_names & s_proper) - unknown_names
         from_title -= src.outlets  # an outlet or a date from the passage's head is named, not put in place of anything
-        left_out = {t for t in _names(primary.text) - prim.numbers if t not in _Known(s_terms)}
+        left_out = {t for t in _names(primary.text) - prim.numbers if t not in claim_known}
         names_ok = not unknown_names and not (from_title and left_out)
         # Negation only from a sentence carrying the claim.
         # Modality may come from any supporting sentence of the passages carrying the claim, not from
@@ -696,20 +694,22 @@ def _cheap_check(
                                                     s_names | s_numbers | free, primary, support, raw_terms):
             reason = f"names from another sentence in place of the source's: {', '.join(sorted(lent))} for {', '.join(sorted(left_out))}"
             return Check(sentence, False, primary, precision, sim, reason, support, settled=False)
-        # A name no sentence carrying the claim states, while the claim leaves out one they do, may
-        # be a swap the rest of the wording hides ("along with Cuba and Education" for the source's
-        # "Jamaica, Cuba, and Haiti", "Education" from a minister's title in the next sentence). A
-        # venue from the next sentence reads the same way, so the cheap check keeps it; a judge,
-        # when configured, is asked (`check_sentence`).
-        carried = _read(main)
-        lent_in = carried.context.missing(s_names) - src.outlets - asked_names
-        dropped_names = {t for e in main for t in _names(e.text) - _numbers_of(e.text) if t not in _Known(s_terms)}
-        doubt = (f"names from another sentence ({', '.join(sorted(lent_in))}) beside those it leaves out "
-                 f"({', '.join(sorted(dropped_names))})") if lent_in and dropped_names else ""
+        def doubt() -> str:
+            """Why a judge should confirm the claim, if it should. A name no sentence carrying the
+            claim states, while the claim leaves out one they do, may be a swap the rest of the
+            wording hides ("along with Cuba and Education" for the source's "Jamaica, Cuba, and
+            Haiti", "Education" from a minister's title in the next sentence). A venue from the
+            next sentence reads the same way, so the cheap check keeps it (`check_sentence`)."""
+            lent_in = core.context.missing(s_names) - src.outlets - asked_names
+            dropped = {t for e in main for t in _names(e.text) - _numbers_of(e.text) if t not in claim_known}
+            if not (lent_in and dropped):
+                return ""
+            return f"names from another sentence ({', '.join(sorted(lent_in))}) beside those it leaves out ({', '.join(sorted(dropped))})"
+
         if len(s_terms) <= tuning.bare_terms:
             # A bare answer is judged by the one sentence it comes from and the question alone.
             if bare:
-                return Check(sentence, True, primary, precision, sim, "", support, doubt=doubt)
+                return Check(sentence, True, primary, precision, sim, "", support, doubt=doubt())
             return Check(sentence, False, primary, precision, sim, "a bare answer its source sentence does not give for the subject asked about", support)
         if turned:
             return Check(sentence, False, primary, precision, sim, "the source says not", support, settled=False)
@@ -727,7 +727,7 @@ def _cheap_check(
         if (precision >= needed and sim >= tuning.support_dense) or (
             precision >= tuning.support_precision_all and sim >= tuning.unsettled_dense
         ):
-            return Check(sentence, True, primary, precision, sim, "", support, doubt=doubt)
+            return Check(sentence, True, primary, precision, sim, "", support, doubt=doubt())
         settled = precision < tuning.unsettled_precision or sim < tuning.unsettled_dense
         return Check(sentence, False, primary, precision, sim, "not in the cited passage", support, settled=settled)
 
